@@ -1,0 +1,41 @@
+"""The exceptions of the library. Each message names the file and the reason, and says what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AlexNetStudioError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ImageLoadError(AlexNetStudioError):
+    """A user's image could not be read. ``path`` and ``reason`` are kept for reports."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class WeightsError(AlexNetStudioError):
+    """A weight file is missing, malformed, unsafe or does not fit the model."""
+
+
+class WeightsNotInstalledError(WeightsError):
+    """No ImageNet weights are installed yet."""
+
+    def __init__(self):
+        super().__init__(
+            "No ImageNet weights are installed, so predictions would be meaningless. "
+            "Run `alexnet-studio weights download` (about 240 MB) or "
+            "`alexnet-studio weights import FILE` with a bvlc_alexnet.caffemodel or .npy you have."
+        )
+
+
+class DownloadError(AlexNetStudioError):
+    """A download failed; any partial file is kept for resuming, never installed."""
+
+
+class ModelLoadError(AlexNetStudioError):
+    """A model file could not be loaded (missing, damaged, or refused by safe mode)."""

@@ -1,0 +1,64 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Every file this project writes goes through here: write a temporary file in the same
+folder, fsync it, ``os.replace`` it over the destination, fsync the folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not possible on Windows; os.replace is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``destination``; on success it replaces ``destination``.
+
+    Use it for writers that want a file name (Keras ``save``, ``save_weights``). ``suffix``
+    keeps an extension such writers insist on (e.g. ``".weights.h5"``). If the block raises,
+    the temporary file is removed and ``destination`` is untouched.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.tmp-{os.getpid()}{suffix}")
+    try:
+        yield temporary
+        with open(temporary, "rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, destination)
+        _fsync_dir(destination.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def write_bytes_atomic(destination: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``destination`` atomically."""
+    with atomic_path(destination) as temporary:
+        temporary.write_bytes(data)
+
+
+def write_text_atomic(destination: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``destination`` atomically."""
+    write_bytes_atomic(destination, text.encode("utf-8"))
+
+
+def write_json_atomic(destination: str | Path, value) -> None:
+    """Write ``value`` as indented JSON to ``destination`` atomically."""
+    write_text_atomic(destination, json.dumps(value, indent=2, ensure_ascii=False) + "\n")

@@ -1,0 +1,158 @@
+"""The one loader for users' image files. Everything that opens a user's image calls ``load_image``.
+
+It turns any supported file into upright 8-bit RGB, or raises ``ImageLoadError`` naming the
+file and the reason. It checks dimensions before decoding, so a decompression bomb (a small
+file with huge dimensions) is refused without allocating its pixels, and it decodes fully, so
+a truncated file is caught here rather than in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageLoadError
+
+# Formats accepted by content, whatever the file is named. MPO is what many cameras write
+# for JPEGs with a preview; Pillow reports it separately from JPEG.
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_PIXELS = 64_000_000  # 8000x8000; a decoded RGB image of this size is 192 MB
+
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif")
+
+
+def _sniff_unsupported(head: bytes) -> str | None:
+    """Name formats people commonly have, so the refusal says more than 'not an image'."""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        kind = "AVIF" if head[8:12] == b"avif" else "HEIC/HEIF"
+        return f"{kind} images are not supported; convert it to JPEG or PNG"
+    if head.startswith(b"%PDF"):
+        return "this is a PDF document, not an image"
+    if head.startswith(b"8BPS"):
+        return "Photoshop (PSD) files are not supported; export it as JPEG or PNG"
+    if head.startswith(b"%!PS") or head.startswith(b"\xc5\xd0\xd3\xc6"):
+        return "PostScript/EPS files are not supported; export it as JPEG or PNG"
+    if head.startswith(b"SIMPLE  ="):
+        return "FITS files are not supported; export it as JPEG or PNG"
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
+        return "this is a text/HTML/SVG file, not a photo"
+    return None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB, compositing transparency over white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit (and 32-bit integer) greyscale: rescale to 0..255 rather than clip.
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        if image.mode == "I" and array.max() > 65535:
+            top = float(array.max())
+        array = np.clip(np.round(array * (255.0 / top)), 0, 255).astype(np.uint8)
+        image = Image.fromarray(array, mode="L")
+    elif image.mode == "F":
+        array = np.asarray(image, dtype=np.float64)
+        lo, hi = float(array.min()), float(array.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        image = Image.fromarray(((array - lo) * scale).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("LA", "La", "PA"):
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "RGBa"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Load a user's image file as an upright 8-bit RGB Pillow image.
+
+    Args:
+        path: the file. Its name and extension do not matter; the content decides.
+        max_pixels: images with more pixels are refused before decoding.
+
+    Returns:
+        A fully decoded ``PIL.Image.Image`` in mode ``RGB`` with the EXIF orientation applied.
+
+    Raises:
+        ImageLoadError: the file is missing, unreadable, not an image, in an unsupported
+            format, truncated or damaged, or too large.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            head = file.read(64)
+            if not head:
+                raise ImageLoadError(path, "the file is empty (0 bytes)")
+            file.seek(0)
+            with warnings.catch_warnings():
+                # Pillow warns (rather than raises) between its own limit and twice it.
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                try:
+                    image = Image.open(file, formats=ALLOWED_FORMATS)
+                except UnidentifiedImageError:
+                    reason = _sniff_unsupported(head) or "not an image file this app can read"
+                    raise ImageLoadError(path, reason) from None
+                except Image.DecompressionBombError:
+                    raise ImageLoadError(path, "image dimensions are too large") from None
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageLoadError(
+                        path,
+                        f"image is too large ({width}x{height} pixels; "
+                        f"the limit is {max_pixels // 1_000_000} megapixels)",
+                    )
+                if width < 1 or height < 1:
+                    raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
+                image.seek(0)  # first frame of animations
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_rgb(image)
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ImageLoadError(path, "this is a folder, not a file") from None
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied (the file is not readable)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        message = str(error)
+        if "truncated" in message.lower():
+            reason = "the file is truncated (incomplete download or copy?)"
+        else:
+            reason = f"the image data is damaged ({message or type(error).__name__})"
+        raise ImageLoadError(path, reason) from None
+    except Image.DecompressionBombError:
+        raise ImageLoadError(path, "image dimensions are too large") from None
+    except MemoryError:
+        raise ImageLoadError(path, "not enough memory to decode this image") from None
+
+
+def is_hidden_or_system(path: Path) -> bool:
+    """Files that operating systems leave beside photos and that are never training images."""
+    name = path.name
+    return name.startswith(".") or name in ("Thumbs.db", "desktop.ini", "Desktop.ini")
+
+
+def list_image_files(folder: str | Path) -> list[Path]:
+    """Image-like files directly in ``folder`` or below it (sorted, hidden files skipped).
+
+    Symlinks are not followed. Files are selected by extension here only to list a folder
+    given to ``classify``; ``load_image`` still decides by content.
+    """
+    folder = Path(folder)
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.is_symlink() or not path.is_file() or is_hidden_or_system(path):
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
+    return found

@@ -1,0 +1,42 @@
+"""Caffe preprocessing, the only transformation the BVLC weights understand.
+
+Warp to 256x256 (aspect not kept), centre crop 227x227 at offset 14, RGB -> BGR, subtract the
+per-channel ImageNet mean. The steps are split so training can cache the 256x256 image and
+take random crops, while classification takes the centre crop; ``normalize`` is the same
+function for NumPy arrays and TensorFlow tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+RESIZE = 256
+CROP = 227
+CROP_OFFSET = (RESIZE - CROP) // 2  # 14, as in Caffe
+MEAN_BGR = np.array([104.007, 116.669, 122.679], dtype=np.float32)
+
+
+def resize_for_network(image: Image.Image) -> np.ndarray:
+    """Warp an RGB image to 256x256 (bilinear) and return it as uint8 ``(256, 256, 3)``."""
+    return np.asarray(image.convert("RGB").resize((RESIZE, RESIZE), Image.BILINEAR), np.uint8)
+
+
+def center_crop(resized: np.ndarray) -> np.ndarray:
+    """The 227x227 centre of a ``(..., 256, 256, 3)`` array: the region the network sees."""
+    end = CROP_OFFSET + CROP
+    return resized[..., CROP_OFFSET:end, CROP_OFFSET:end, :]
+
+
+def normalize(rgb):
+    """RGB 0..255 (NumPy array or tf.Tensor, ``(..., 3)``) -> float32 BGR minus the mean."""
+    if isinstance(rgb, np.ndarray):
+        return rgb[..., ::-1].astype(np.float32) - MEAN_BGR
+    import tensorflow as tf  # only reached by tf.data pipelines, where TF is loaded anyway
+
+    return tf.cast(rgb[..., ::-1], tf.float32) - MEAN_BGR
+
+
+def preprocess_image(image: Image.Image) -> np.ndarray:
+    """The full Caffe preprocessing of one RGB image: float32 ``(227, 227, 3)`` BGR."""
+    return normalize(center_crop(resize_for_network(image)))
