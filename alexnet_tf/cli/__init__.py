@@ -1,0 +1,50 @@
+"""The ``alexnet-studio`` command line: argument parsing only; each subcommand calls the library.
+
+Each sub-module defines ``register(subparsers)``, which adds its parser and sets
+``handler`` (a function taking the parsed arguments and returning the exit status).
+TensorFlow is imported by the handlers, not here, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from ..errors import AlexNetStudioError
+
+# Sub-modules of this package, one per command group, in the order shown by --help.
+COMMAND_MODULES = ("weights", "classify", "features")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="alexnet-studio",
+        description="AlexNet Studio: classify images with AlexNet, look inside it, fine-tune it. "
+        "Without a command, opens the app (with any image paths given).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    return parser
+
+
+def command_names() -> set[str]:
+    """Names of the subcommands, so the launcher can tell a command from an image path."""
+    return set(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+
+
+def run(argv: list[str]) -> int:
+    """Parse ``argv`` (without the program name), run the command, return its exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return args.handler(args)
+    except AlexNetStudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""ImageNet weights: importers for the public BVLC files, the downloader, the installed copy."""

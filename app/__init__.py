@@ -1,0 +1,1 @@
+"""The AlexNet Studio desktop app (PySide6). Importing it must not import TensorFlow."""

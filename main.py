@@ -1,0 +1,8 @@
+"""Start AlexNet Studio from a checkout: ``python main.py [IMAGE ...]`` or ``python main.py COMMAND ...``."""
+
+import sys
+
+from app.launch import main
+
+if __name__ == "__main__":
+    sys.exit(main())
