@@ -25,10 +25,9 @@ def test_wheel_contains_every_package_and_the_resources(tmp_path):
     (wheel,) = tmp_path.glob("alexnet_studio-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "alexnet_tf/resources/imagenet_classes.tsv" in names
-    for init in ROOT.glob("*/**/__init__.py"):
-        relative = init.relative_to(ROOT)
-        if relative.parts[0] in ("alexnet_tf", "app"):
-            assert str(relative) in names, f"{relative.parent} is missing from pyproject's packages"
+    for init in [*ROOT.glob("alexnet_tf/**/__init__.py"), *ROOT.glob("app/**/__init__.py")]:
+        relative = init.relative_to(ROOT).as_posix()
+        assert relative in names, f"{relative} is missing: add its package to pyproject.toml"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "alexnet-studio = app.launch:main" in text
