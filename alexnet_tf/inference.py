@@ -1,0 +1,267 @@
+"""Classification and feature maps: top-k and every layer's activations of an image.
+
+``Classifier.load`` gives the ImageNet model (installed weights), a ``.keras`` file or a
+fine-tuning job's model; ``classify`` / ``classify_batch`` return top-k predictions and
+``analyze`` returns the predictions, the activation of every named layer and the crop the
+network saw, all from one forward pass. Images are preprocessed only by
+``alexnet_tf.preprocess``, so every caller sees exactly what the BVLC weights expect.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from .errors import ModelLoadError
+from .forward import CompiledForward
+from .labels import imagenet_labels
+from .model import INPUT_SHAPE, NAMED_LAYERS
+from .preprocess import center_crop, normalize, preprocess_image, resize_for_network
+
+IMAGENET_MODEL_NAME = "ImageNet (BVLC AlexNet)"
+PREPROCESSING = "caffe-bvlc-227"  # the only preprocessing this app applies
+PROBABILITY_LAYER = "prob"
+BATCH_SIZE = 32  # images per forward pass in classify_batch (bounds memory for long lists)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One row of a top-k list.
+
+    Attributes:
+        rank: 1 for the most probable class.
+        index: the class index (the position in the model's output).
+        label: the class name.
+        probability: the softmax probability, 0..1.
+    """
+
+    rank: int
+    index: int
+    label: str
+    probability: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, as ``classify --json`` prints it."""
+        return {
+            "rank": self.rank,
+            "index": self.index,
+            "label": self.label,
+            "probability": self.probability,
+        }
+
+
+@dataclass
+class Analysis:
+    """Everything the app shows for one image, from one forward pass.
+
+    Attributes:
+        predictions: the top-k list.
+        activations: every name in ``model.NAMED_LAYERS`` -> its output for this image, batch
+            dimension removed: conv/LRN/pool ``(H, W, C)``, fc ``(units,)``.
+        crop_rgb: ``(227, 227, 3)`` uint8 RGB, the region of the image the network sees.
+    """
+
+    predictions: list[Prediction]
+    activations: dict[str, np.ndarray]
+    crop_rgb: np.ndarray
+
+
+def _check_top(top) -> int:
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"top must be a positive integer. Received: top={top!r}")
+    return top
+
+
+class Classifier:
+    """A loaded AlexNet (ImageNet or fine-tuned) with its class names.
+
+    Build it with ``Classifier.load``. The compiled forward passes are created on first use,
+    so loading stays quick for callers that only classify (or only analyze).
+
+    Attributes:
+        name: ``"ImageNet (BVLC AlexNet)"``, or the job / file name of a fine-tuned model.
+        labels: one class name per output.
+        model: the ``keras.Model``.
+    """
+
+    def __init__(self, model: keras.Model, labels, name: str):
+        outputs = int(model.output_shape[-1])
+        if len(labels) != outputs:
+            raise ValueError(
+                f"labels must have one name per model output ({outputs}). "
+                f"Received: {len(labels)} labels"
+            )
+        self.model = model
+        self.labels = tuple(str(label) for label in labels)
+        self.name = name
+        self._lock = threading.Lock()
+        self._probabilities = None  # CompiledForward(("prob",)), built lazily
+        self._everything = None  # CompiledForward(NAMED_LAYERS + ("prob",)), built lazily
+
+    @classmethod
+    def load(cls, model_spec: str | Path | None = None) -> Classifier:
+        """Load the ImageNet model, a ``.keras`` file or a fine-tuning job's model.
+
+        Args:
+            model_spec: ``None`` for the installed ImageNet weights; a ``.keras`` file
+                (class names from a ``labels.json`` beside it, else the ImageNet names for
+                1000 outputs, else ``"class 0"`` ...); or a job folder
+                (``JOB/model/model.keras`` and ``JOB/model/labels.json``).
+
+        Raises:
+            WeightsNotInstalledError: ``model_spec`` is ``None`` and no weights are installed.
+            ModelLoadError: the file or folder cannot be used; the message says which and why.
+        """
+        if model_spec is None:
+            from .weights.store import load_imagenet_model
+
+            return cls(load_imagenet_model(), imagenet_labels(), IMAGENET_MODEL_NAME)
+        path = Path(model_spec).expanduser()
+        if path.is_dir():
+            model_file = path / "model" / "model.keras"
+            if not model_file.is_file():
+                model_file = path / "model.keras"  # an exported model folder
+            if not model_file.is_file():
+                raise ModelLoadError(
+                    f"{path}: this folder has no model/model.keras; give a finished "
+                    "fine-tuning job's folder or a .keras file"
+                )
+            name = path.resolve().name
+        else:
+            model_file = path
+            name = path.stem
+            if path.name == "model.keras" and path.parent.name == "model":
+                name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
+        model = _load_keras_file(model_file)
+        labels = _labels_for(model_file, int(model.output_shape[-1]))
+        return cls(model, labels, name)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (model outputs)."""
+        return len(self.labels)
+
+    def classify(self, image: Image.Image, top: int = 5) -> list[Prediction]:
+        """Top-``top`` predictions for one RGB image (centre crop, as the BVLC model was scored)."""
+        return self.classify_batch([image], top=top)[0]
+
+    def classify_batch(self, images: list[Image.Image], top: int = 5) -> list[list[Prediction]]:
+        """Top-``top`` predictions for each of ``images`` (RGB), in order, batched for speed."""
+        top = _check_top(top)
+        forward = self._probability_forward()
+        results = []
+        for start in range(0, len(images), BATCH_SIZE):
+            chunk = images[start : start + BATCH_SIZE]
+            batch = np.stack([preprocess_image(image) for image in chunk])
+            probabilities = forward(batch)[PROBABILITY_LAYER]
+            results.extend(self._top(row, top) for row in probabilities)
+        return results
+
+    def analyze(self, image: Image.Image, top: int = 5) -> Analysis:
+        """Top-k and the activation of every named layer of one RGB image, in one forward pass."""
+        top = _check_top(top)
+        crop = np.ascontiguousarray(center_crop(resize_for_network(image)))
+        outputs = self._full_forward()(normalize(crop)[np.newaxis])
+        activations = {name: outputs[name][0] for name in NAMED_LAYERS}
+        return Analysis(self._top(outputs[PROBABILITY_LAYER][0], top), activations, crop)
+
+    def _top(self, probabilities: np.ndarray, top: int) -> list[Prediction]:
+        top = min(top, len(probabilities))
+        # Stable sort of the negated values: equal probabilities keep class order.
+        order = np.argsort(-probabilities, kind="stable")[:top]
+        return [
+            Prediction(rank, int(index), self.labels[index], float(probabilities[index]))
+            for rank, index in enumerate(order, start=1)
+        ]
+
+    def _probability_forward(self) -> CompiledForward:
+        with self._lock:
+            if self._probabilities is None:
+                self._probabilities = CompiledForward(self.model, (PROBABILITY_LAYER,))
+            return self._probabilities
+
+    def _full_forward(self) -> CompiledForward:
+        with self._lock:
+            if self._everything is None:
+                layers = (*NAMED_LAYERS, PROBABILITY_LAYER)
+                self._everything = CompiledForward(self.model, layers)
+            return self._everything
+
+
+def _load_keras_file(path: Path) -> keras.Model:
+    """Load a ``.keras`` file with safe mode on, refusing anything that is not an AlexNet."""
+    if not path.exists():
+        raise ModelLoadError(f"{path}: model file not found")
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: this is not a file")
+    if path.suffix.lower() != ".keras":
+        hint = " (legacy HDF5 models are not supported)" if path.suffix.lower() == ".h5" else ""
+        raise ModelLoadError(f"{path}: not a Keras model file; expected a .keras file{hint}")
+    if not zipfile.is_zipfile(path):
+        raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
+    try:
+        # safe_mode refuses Lambda layers and other serialized Python code: a model file is
+        # a program, and this one may come from anywhere.
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises ValueError/TypeError/KeyError/OSError here
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        lowered = str(error).lower()
+        if "safe_mode" in lowered or "unsafe" in lowered or "lambda" in lowered:
+            reason = (
+                "refused by safe mode: the file contains Python code (e.g. a Lambda layer), "
+                "which could run anything; only models made of known layers are loaded"
+            )
+        elif "could not locate" in lowered or "unknown layer" in lowered:
+            reason = f"the model uses layers this app does not know ({message})"
+        else:
+            reason = f"not a Keras model this app can read ({type(error).__name__}: {message})"
+        raise ModelLoadError(f"{path}: {reason}") from None
+    if not isinstance(model, keras.Model):
+        raise ModelLoadError(f"{path}: the file holds a {type(model).__name__}, not a model")
+    input_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    if input_shape != (None, *INPUT_SHAPE):
+        raise ModelLoadError(
+            f"{path}: wrong input shape {model.input_shape}; an AlexNet takes "
+            f"(None, {', '.join(map(str, INPUT_SHAPE))}) images"
+        )
+    names = {layer.name for layer in model.layers}
+    missing = [name for name in (*NAMED_LAYERS, PROBABILITY_LAYER) if name not in names]
+    if missing:
+        raise ModelLoadError(
+            f"{path}: not an AlexNet built by this app (missing layers: {', '.join(missing)})"
+        )
+    return model
+
+
+def _labels_for(model_file: Path, num_classes: int) -> tuple[str, ...]:
+    """Class names for a model file: its labels.json, else ImageNet's, else numbered."""
+    labels_file = model_file.parent / "labels.json"
+    if labels_file.is_file():
+        try:
+            content = json.loads(labels_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelLoadError(f"{labels_file}: not readable JSON ({error})") from None
+        labels = content.get("labels") if isinstance(content, dict) else None
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ModelLoadError(f'{labels_file}: expected {{"labels": ["name", ...]}}')
+        if len(labels) != num_classes:
+            raise ModelLoadError(
+                f"{labels_file}: has {len(labels)} labels but the model has {num_classes} outputs"
+            )
+        preprocessing = content.get("preprocessing", PREPROCESSING)
+        if preprocessing != PREPROCESSING:
+            raise ModelLoadError(
+                f"{labels_file}: the model expects preprocessing {preprocessing!r}; "
+                f"this app applies {PREPROCESSING!r} only"
+            )
+        return tuple(labels)
+    if num_classes == 1000:
+        return imagenet_labels()
+    return tuple(f"class {index}" for index in range(num_classes))
