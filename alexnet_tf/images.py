@@ -19,6 +19,9 @@ from .errors import ImageLoadError
 # Formats accepted by content, whatever the file is named. MPO is what many cameras write
 # for JPEGs with a preview; Pillow reports it separately from JPEG.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF")
+# What Image.open is asked to try. MPO has no opener of its own (the JPEG opener returns
+# MPO files), and naming it makes Image.open fail with KeyError on every non-JPEG file.
+_OPEN_FORMATS = tuple(name for name in ALLOWED_FORMATS if name != "MPO")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 64_000_000  # 8000x8000; a decoded RGB image of this size is 192 MB
 
@@ -94,7 +97,7 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
                 # Pillow warns (rather than raises) between its own limit and twice it.
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 try:
-                    image = Image.open(file, formats=ALLOWED_FORMATS)
+                    image = Image.open(file, formats=_OPEN_FORMATS)
                 except UnidentifiedImageError:
                     reason = _sniff_unsupported(head) or "not an image file this app can read"
                     raise ImageLoadError(path, reason) from None

@@ -1,0 +1,162 @@
+"""``alexnet-studio classify IMAGE_OR_FOLDER... [--model PATH] [--top K] [--json] [--csv OUT]``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ImageLoadError, ModelLoadError, WeightsNotInstalledError
+
+BATCH_SIZE = 32  # images decoded and classified together; one batch is ~20 MB of input
+
+
+def register(subparsers) -> None:
+    """Add the ``classify`` command."""
+    parser = subparsers.add_parser(
+        "classify",
+        help="classify images (files or folders) with AlexNet",
+        description="Print the top classes of each image. Folders are searched for image files "
+        "(hidden files skipped). A file that cannot be read is reported and the others still run; "
+        "the exit status is 1 if any failed, 2 if nothing could be classified (no model).",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", type=Path)
+    parser.add_argument(
+        "--model",
+        metavar="PATH",
+        help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
+    )
+    parser.add_argument(
+        "--top", type=_positive_int, default=5, metavar="K", help="classes per image (default 5)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    parser.add_argument("--csv", type=Path, metavar="OUT", help="also write the results as CSV")
+    parser.set_defaults(handler=run_classify)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str | None]]:
+    """Files to classify, in order: ``(path, None)``, or ``(path, reason)`` for a bad input.
+
+    A folder becomes the image files below it; a file is kept whatever its extension
+    (the loader decides by content).
+    """
+    from ..images import list_image_files
+
+    expanded = []
+    for path in inputs:
+        if path.is_dir():
+            files = list_image_files(path)
+            if not files:
+                expanded.append((path, "no image files in this folder"))
+            expanded.extend((file, None) for file in files)
+        else:
+            expanded.append((path, None))
+    return expanded
+
+
+def run_classify(args) -> int:
+    """Classify every input; print results as they come; return the exit status."""
+    from ..weights.store import weights_installed
+
+    # Checked before importing TensorFlow: answering "no weights" should not take seconds.
+    if args.model is None and not weights_installed():
+        print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
+        return 2
+    items = expand_inputs(args.inputs)
+    from ..images import load_image
+    from ..inference import Classifier
+
+    try:
+        classifier = Classifier.load(args.model)
+    except (WeightsNotInstalledError, ModelLoadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    top = min(args.top, classifier.num_classes)
+
+    records = []
+    if not args.json:
+        print(f"Model: {classifier.name}")
+    for start in range(0, len(items), BATCH_SIZE):
+        chunk = items[start : start + BATCH_SIZE]
+        results: list[dict] = []
+        images, slots = [], []
+        for path, problem in chunk:
+            record = {"image": str(path)}
+            if problem is None:
+                try:
+                    images.append(load_image(path))
+                    slots.append(record)
+                except ImageLoadError as error:
+                    problem = error.reason
+            if problem is not None:
+                record["error"] = problem
+            results.append(record)
+        if images:
+            for record, predictions in zip(
+                slots, classifier.classify_batch(images, top=top), strict=True
+            ):
+                record["model"] = classifier.name
+                record["predictions"] = [p.to_dict() for p in predictions]
+        for record in results:
+            _print_record(record, args.json)
+        records.extend(results)
+
+    if args.csv is not None:
+        from ..fileio import write_text_atomic
+
+        write_text_atomic(args.csv, _csv_text(records, top))
+        if not args.json:
+            print(f"Wrote {args.csv}")
+    return 1 if any("error" in record for record in records) else 0
+
+
+def _print_record(record: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+        return
+    if "error" in record:
+        print(f"{record['image']}: error: {record['error']}", file=sys.stderr, flush=True)
+        return
+    lines = [record["image"]]
+    width = max(len(p["label"]) for p in record["predictions"])
+    width = min(width, 60)
+    for p in record["predictions"]:
+        label = p["label"] if len(p["label"]) <= 60 else p["label"][:57] + "..."
+        lines.append(f"  {p['rank']:>2}. {label:<{width}}  {p['probability'] * 100:6.2f}%")
+    print("\n".join(lines), flush=True)
+
+
+def _csv_text(records: list[dict], top: int) -> str:
+    """One row per image: image, then label/index/probability per rank, then error."""
+    header = ["image"]
+    for rank in range(1, top + 1):
+        header += [f"label_{rank}", f"index_{rank}", f"probability_{rank}"]
+    header.append("error")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for record in records:
+        row = [record["image"]]
+        predictions = record.get("predictions", [])
+        for rank in range(top):
+            if rank < len(predictions):
+                p = predictions[rank]
+                row += [p["label"], p["index"], f"{p['probability']:.6f}"]
+            else:
+                row += ["", "", ""]
+        row.append(record.get("error", ""))
+        writer.writerow(row)
+    return buffer.getvalue()
