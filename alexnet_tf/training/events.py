@@ -1,0 +1,109 @@
+"""Progress of a training job: JSON lines on stdout (``--json``) or a progress bar on stderr.
+
+Events, one JSON object per line, each with an ``"event"`` key:
+``start`` (replicas, strategy, dataset sizes, init source), ``phase`` (scan / features /
+train / save, with a message), ``step`` (epoch, step, loss, accuracy, images_per_second,
+eta_seconds), ``epoch`` (epoch, loss, accuracy, val_loss, val_accuracy), ``done`` (model path,
+eval summary), ``cancelled`` (checkpoint written, how to resume) and ``error`` (message).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+
+def _clean(value):
+    """JSON has no NaN/inf: send null instead (a reader's json.loads would choke on NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+class ProgressReporter:
+    """Sends events to the user: JSON lines on stdout, or readable text on stderr.
+
+    Args:
+        json_lines: print JSON lines on stdout (for the app and scripts); otherwise a
+            progress bar and messages on stderr, and nothing on stdout.
+        enabled: False silences a non-chief worker of a multi-worker job.
+    """
+
+    def __init__(self, json_lines: bool = False, enabled: bool = True):
+        self.json_lines = json_lines
+        self.enabled = enabled
+        self._bar_open = False
+
+    def emit(self, event: str, **fields) -> None:
+        """Report one event."""
+        if not self.enabled:
+            return
+        if self.json_lines:
+            line = json.dumps(_clean({"event": event, **fields}), ensure_ascii=False)
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+            return
+        if event == "step":
+            self._bar(fields)
+            return
+        self._end_bar()
+        text = self._describe(event, fields)
+        if text:
+            print(text, file=sys.stderr, flush=True)
+
+    def _bar(self, f: dict) -> None:
+        width = 30
+        progress = f.get("progress") or 0.0
+        filled = int(round(width * progress))
+        bar = "#" * filled + "." * (width - filled)
+        ips = f.get("images_per_second")
+        line = (
+            f"\repoch {f['epoch'] + 1}/{f['epochs']} [{bar}] {progress * 100:5.1f}% "
+            f"loss {f['loss']:.4f} acc {f['accuracy']:.3f} "
+            f"{ips or 0:.1f} img/s ETA {_duration(f.get('eta_seconds'))}  "
+        )
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        self._bar_open = True
+
+    def _end_bar(self) -> None:
+        if self._bar_open:
+            sys.stderr.write("\n")
+            self._bar_open = False
+
+    @staticmethod
+    def _describe(event: str, f: dict) -> str:
+        if event == "start":
+            return (
+                f"Training {f['num_train']} images ({f['num_val']} for validation) of "
+                f"{f['num_classes']} classes, mode {f['mode']}, on {f['strategy']}.\n"
+                f"Initial weights: {f['init_source']}"
+            )
+        if event == "phase":
+            return f["message"]
+        if event == "epoch":
+            val = f.get("val_accuracy")
+            text = f"epoch {f['epoch'] + 1}: loss {f['loss']:.4f}, accuracy {f['accuracy']:.3f}"
+            if val is not None:
+                text += f", val loss {f['val_loss']:.4f}, val accuracy {val:.3f}"
+            return text
+        if event == "done":
+            return f"Done. Model saved to {f['model_path']}"
+        if event == "cancelled":
+            return f["message"]
+        if event == "error":
+            return f"error: {f['message']}"
+        return ""

@@ -1,0 +1,155 @@
+"""The job folder: the one record of a training job that outlives its process.
+
+Layout (see docs/architecture.md): ``job.json`` (settings, versions, dataset), ``status.json``
+(state, pid, heartbeat, progress), ``metrics.jsonl`` (one JSON line per logged step and per
+epoch), ``scan.json``, ``log.txt``, ``cache/``, ``checkpoints/``, ``tensorboard/``, ``model/``
+and ``eval.json``. JSON files are replaced atomically; ``metrics.jsonl`` and ``log.txt`` are
+appended and flushed line by line, so a reader sees whole lines up to the last flush.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ..errors import AlexNetStudioError
+from ..fileio import write_json_atomic
+
+HEARTBEAT_SECONDS = 2.0
+STATES = ("running", "finished", "failed", "cancelled")
+
+
+class JobFolderError(AlexNetStudioError):
+    """A job folder cannot be created, resumed or read."""
+
+
+class JobFolder:
+    """Paths of a job folder and the writers of its files.
+
+    Args:
+        root: the job folder. Created if missing.
+        writer: False for non-chief workers of a multi-worker job: they keep every file in
+            a private temporary folder given as ``root`` and never touch the real one.
+    """
+
+    def __init__(self, root: str | Path, *, writer: bool = True):
+        self.root = Path(root).expanduser().resolve()
+        self.writer = writer
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("cache", "checkpoints", "tensorboard", "model"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self._status: dict = {}
+        self._lock = threading.Lock()
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._log = open(self.root / "log.txt", "a", encoding="utf-8")  # noqa: SIM115
+
+    job_json = property(lambda self: self.root / "job.json")
+    status_json = property(lambda self: self.root / "status.json")
+    metrics_jsonl = property(lambda self: self.root / "metrics.jsonl")
+    scan_json = property(lambda self: self.root / "scan.json")
+    eval_json = property(lambda self: self.root / "eval.json")
+    cache_dir = property(lambda self: self.root / "cache")
+    checkpoints_dir = property(lambda self: self.root / "checkpoints")
+    tensorboard_dir = property(lambda self: self.root / "tensorboard")
+    model_dir = property(lambda self: self.root / "model")
+
+    def read_job(self) -> dict:
+        """The job.json of an existing job."""
+        return read_job_json(self.root)
+
+    def read_status(self) -> dict:
+        """The current status.json, or {} if there is none."""
+        return read_status_json(self.root)
+
+    def write_json(self, path: Path, value) -> None:
+        """Write one of the job's JSON files atomically."""
+        write_json_atomic(path, value)
+
+    def log(self, message: str) -> None:
+        """Append a timestamped line to log.txt."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        self._log.write(f"{stamp} {message}\n")
+        self._log.flush()
+
+    def append_metrics(self, record: dict) -> None:
+        """Append one JSON line to metrics.jsonl and flush it."""
+        with open(self.metrics_jsonl, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            file.flush()
+
+    def update_status(self, **fields) -> None:
+        """Merge ``fields`` into the status and write status.json (with a fresh heartbeat)."""
+        with self._lock:
+            self._status.update(fields)
+            self._write_status_locked()
+
+    def _write_status_locked(self) -> None:
+        self._status["pid"] = os.getpid()
+        self._status["heartbeat"] = time.time()
+        write_json_atomic(self.status_json, self._status)
+
+    def start_heartbeat(self) -> None:
+        """Rewrite status.json every few seconds from a background thread, so readers can tell
+        a live job from one whose process died (its heartbeat stops)."""
+
+        def beat():
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                with self._lock:
+                    try:
+                        self._write_status_locked()
+                    except OSError as error:  # disk full etc.: the job goes on
+                        print(f"warning: cannot write status.json: {error}", file=sys.stderr)
+
+        self._heartbeat = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def close(self) -> None:
+        """Stop the heartbeat thread and close the log."""
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+        self._log.close()
+
+
+def read_job_json(root: str | Path) -> dict:
+    """The job.json of the job in ``root``.
+
+    Raises:
+        JobFolderError: ``root`` is not a job folder, or its job.json is unreadable.
+    """
+    path = Path(root) / "job.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JobFolderError(
+            f"{Path(root)} is not a training job folder (no job.json). "
+            "Give a folder that `alexnet-studio train ... --out` created."
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise JobFolderError(f"{path}: cannot be read ({error}).") from error
+
+
+def read_status_json(root: str | Path) -> dict:
+    """The status.json of the job in ``root``, or {} if there is none (yet)."""
+    try:
+        return json.loads((Path(root) / "status.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> bool:
+    """True when a status says running and its process is still beating (a live job)."""
+    if status.get("state") != "running":
+        return False
+    if time.time() - float(status.get("heartbeat") or 0) > stale_seconds:
+        return False
+    try:
+        os.kill(int(status.get("pid")), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True

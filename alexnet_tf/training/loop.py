@@ -1,0 +1,665 @@
+"""The training job: one custom loop (``strategy.run``) for every strategy.
+
+Keras 3 ``model.fit`` fails under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585),
+so every strategy (CPU, logical CPU replicas, GPUs, several workers) runs the same loop:
+a ``tf.function`` train step called through ``strategy.run``, a Keras optimizer, and the
+sparse categorical cross-entropy summed over the replica's examples and divided by the
+*global* batch (so gradients summed over replicas equal those of one big batch).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
+
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from ..errors import AlexNetStudioError  # noqa: E402
+from ..fileio import atomic_path, write_json_atomic  # noqa: E402
+from . import pipeline  # noqa: E402
+from .events import ProgressReporter  # noqa: E402
+from .job import (  # noqa: E402
+    JobFolder,
+    JobFolderError,
+    job_is_alive,
+    read_job_json,
+    read_status_json,
+)
+from .settings import TRAINED_LAYERS, SettingsError, TrainSettings  # noqa: E402
+
+PREPROCESSING = "caffe-bvlc-227"
+FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
+CHECKPOINTS_KEPT = 2
+EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
+EXIT_FAILED = 1
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes the current step, checkpoints and stops."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def install(self) -> None:
+        def handler(signum, frame):
+            self.requested = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, handler)
+
+
+class Cancelled(Exception):  # noqa: N818
+    """The job stopped on request."""
+
+
+def versions() -> dict:
+    """Versions recorded in job.json (a model trained with one Keras may not load in another)."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def resolve_init(init: str) -> tuple[str, str]:
+    """``(init, description)``; "auto" is "imagenet" when weights are installed, else "scratch"."""
+    from ..weights.store import installed_weights_info, weights_installed
+
+    if init == "auto":
+        init = "imagenet" if weights_installed() else "scratch"
+        if init == "scratch":
+            return init, (
+                "random (from scratch): no ImageNet weights are installed, so the network "
+                "starts knowing nothing; install them with `alexnet-studio weights download` "
+                "for much better results"
+            )
+    if init == "imagenet":
+        info = installed_weights_info()
+        if info is None:
+            from ..errors import WeightsNotInstalledError
+
+            raise WeightsNotInstalledError()
+        return init, f"ImageNet (BVLC AlexNet, {info.get('source', 'installed weights')})"
+    if init == "scratch":
+        return init, "random (from scratch), as requested"
+    job = Path(init).expanduser().resolve()
+    if not (job / "model" / "model.keras").exists():
+        raise SettingsError(
+            "init must be 'imagenet', 'scratch' or a finished job folder (with model/model.keras). "
+            f"Received: init={init!r}"
+        )
+    return str(job), f"the model of job {job}"
+
+
+def apply_init(model, init: str) -> None:
+    """Copy conv1..fc7 (and fc8 when its shape fits) from the initial weights into ``model``."""
+    if init == "scratch":
+        return
+    if init == "imagenet":
+        from ..weights.store import load_imagenet_model
+
+        source = load_imagenet_model()
+    else:
+        import keras
+
+        source = keras.saving.load_model(Path(init) / "model" / "model.keras", safe_mode=True)
+    from ..model import WEIGHT_LAYERS
+
+    for name in WEIGHT_LAYERS:
+        weights = source.get_layer(name).get_weights()
+        target = model.get_layer(name)
+        if [w.shape for w in weights] == [w.shape for w in target.get_weights()]:
+            target.set_weights(weights)
+
+
+def set_precision(precision: str, has_gpu: bool) -> None:
+    """Set the Keras dtype policy. LRN layers stay float32 by construction (see model.py)."""
+    import keras
+
+    if precision == "fp16":
+        if not has_gpu:
+            raise SettingsError(
+                "precision fp16 needs a GPU with float16 support; this machine trains on the CPU, "
+                "where float16 is emulated and slower. Use bf16 or fp32. Received: precision='fp16'"
+            )
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    elif precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    else:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def make_train_step(strategy, net, optimizer, global_batch: int):
+    """The distributed train step: ``step(distributed_batch) -> (mean loss, accuracy)``.
+
+    Kept in one small function so its configuration (e.g. XLA) can be tuned by benchmarks.
+    """
+    import keras
+    import tensorflow as tf
+
+    variables = net.trainable_variables
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            probabilities = net(images, training=True)
+            per_example = keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss)  # loss scaling under fp16, identity otherwise
+        gradients = tape.gradient(scaled, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        correct = tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
+        return loss, correct
+
+    @tf.function
+    def step(batch):
+        images, labels = batch
+        loss, correct = strategy.run(replica_step, args=(images, labels))
+        total_loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        total_correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
+        return total_loss, total_correct / global_batch
+
+    return step
+
+
+def write_scalar(name: str, value: float, step: int) -> None:
+    """One TensorBoard scalar, written with TensorFlow's own summary op.
+
+    ``tf.summary.scalar`` lives in the tensorboard package, which TensorFlow no longer
+    installs; this writes the same record (scalar plugin metadata), so ``tensorboard
+    --logdir JOB/tensorboard`` shows it wherever TensorBoard is installed.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
+    metadata.plugin_data.plugin_name = "scalars"
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                     metadata=metadata.SerializeToString())  # fmt: skip
+
+
+def make_predict(net):
+    """A compiled inference pass of ``net`` (probabilities), outside the replicas."""
+    import tensorflow as tf
+
+    return tf.function(lambda x: net(x, training=False))
+
+
+def predict_dataset(predict, dataset) -> np.ndarray:
+    """Probabilities for every example of an eval dataset, in order."""
+    outputs = [predict(batch).numpy() for batch in dataset]
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)
+
+
+def _cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    picked = probabilities[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
+class TrainingJob:
+    """One run of a training job (new or resumed) in this process.
+
+    Args:
+        settings: the job's settings (for a resume, those of job.json).
+        job_dir: the job folder.
+        resume: continue the job in ``job_dir`` from its last checkpoint.
+        reporter: where progress events go.
+        stop: polled between steps; True asks the job to checkpoint and stop.
+    """
+
+    def __init__(self, settings, job_dir, *, resume=False, reporter=None, stop=None):
+        self.settings = settings
+        self.job_dir = Path(job_dir).expanduser().resolve()
+        self.resume = resume
+        self.reporter = reporter or ProgressReporter()
+        self.stop = stop or (lambda: False)
+        self.job: JobFolder | None = None
+
+    # -- helpers -------------------------------------------------------------------------
+    def _phase(self, phase: str, message: str) -> None:
+        self.reporter.emit("phase", phase=phase, message=message)
+        self.job.log(message)
+        self.job.update_status(message=message)
+
+    def _check_stop(self) -> None:
+        if self.stop():
+            raise Cancelled()
+
+    # -- the job -------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run the job to its end. Returns the process exit status (see EXIT_*)."""
+        from .strategy import select_strategy
+
+        s = self.settings
+        choice = select_strategy(s.cpu_replicas if s.cpu_replicas > 1 else None)
+        self.choice = choice
+        writer_root = self.job_dir
+        if not choice.is_chief:  # only the chief writes the job folder
+            writer_root = Path(tempfile.mkdtemp(prefix=f"alexnet-worker{choice.worker_index}-"))
+            self.reporter.enabled = False
+        self.job = JobFolder(writer_root, writer=choice.is_chief)
+        try:
+            return self._run(choice)
+        except Cancelled:
+            message = "Cancelled on request; resume with `alexnet-studio train --resume " + (
+                f"{self.job_dir}`"
+            )
+            self.job.log(message)
+            self.job.update_status(state="cancelled", message=message)
+            self.reporter.emit("cancelled", message=message, job_dir=str(self.job_dir))
+            return EXIT_OK
+        except (AlexNetStudioError, OSError, ValueError) as error:
+            self._fail(str(error))
+            return EXIT_FAILED
+        except Exception as error:  # a bug or a TF failure: report it, keep the traceback
+            import traceback
+
+            self.job.log(traceback.format_exc())
+            self._fail(f"{type(error).__name__}: {error}")
+            return EXIT_FAILED
+        finally:
+            self.job.close()
+            if not choice.is_chief:
+                shutil.rmtree(writer_root, ignore_errors=True)
+
+    def _fail(self, message: str) -> None:
+        self.job.log(f"failed: {message}")
+        self.job.update_status(state="failed", message=message)
+        self.reporter.emit("error", message=message)
+
+    def _run(self, choice) -> int:
+        import keras
+        import tensorflow as tf
+
+        s = self.settings
+        job = self.job
+        job.update_status(
+            state="running", epoch=0, step=0, total_steps=None, progress=0.0,
+            images_per_second=None, eta_seconds=None, message="starting",
+        )  # fmt: skip
+        job.start_heartbeat()
+        set_precision(s.precision, bool(tf.config.list_physical_devices("GPU")))
+        if s.batch_size % choice.num_replicas:
+            raise SettingsError(
+                f"batch_size (global) must be divisible by the {choice.num_replicas} replicas. "
+                f"Received: batch_size={s.batch_size}"
+            )
+
+        # Dataset: scan and decode once into the job's cache (reused on resume).
+        from ..data.scan import require_trainable, scan_dataset
+
+        cache_path = job.cache_dir / pipeline.CACHE_FILE
+        if self.resume and cache_path.exists():
+            self._phase("scan", f"Checking {s.folder} against the job's dataset...")
+            scan = scan_dataset(s.folder)
+            cache = pipeline.load_image_cache(cache_path)
+            if len(cache) != len(scan.items):
+                raise JobFolderError(
+                    f"{cache_path} does not match the dataset; delete it and resume."
+                )
+        else:
+            self._phase("scan", f"Scanning and decoding {s.folder}...")
+            scan, cache = pipeline.build_image_cache(s.folder, cache_path, should_stop=self.stop)
+        job.write_json(job.scan_json, scan.to_dict())
+        for refused in scan.refused:
+            job.log(f"refused {refused.path}: {refused.reason}")
+        require_trainable(scan)
+        if self.resume:
+            recorded = job.read_job()["dataset"]["fingerprint"]
+            if recorded != scan.fingerprint:
+                raise SettingsError(
+                    f"The images in {s.folder} changed since the job started (dataset "
+                    f"fingerprint {recorded[:12]} -> {scan.fingerprint[:12]}); resuming would mix "
+                    "two datasets. "
+                    "Start a new job instead."
+                )
+        labels = np.array([item.label for item in scan.items], np.int32)
+        train_idx, val_idx = pipeline.split_train_val(labels, s.val_split, s.seed)
+        global_batch = s.batch_size
+        if len(train_idx) < global_batch:
+            raise SettingsError(
+                f"batch_size is larger than the {len(train_idx)} training images; lower it "
+                f"(a multiple of {choice.num_replicas}). Received: batch_size={global_batch}"
+            )
+        steps = pipeline.steps_per_epoch(len(train_idx), global_batch)
+        total_steps = steps * s.epochs
+
+        # Model, optimizer, checkpoint.
+        init, init_text = resolve_init(s.init)
+        s.init = init
+        keras.utils.set_random_seed(s.seed)
+        from ..model import build_alexnet
+
+        with choice.strategy.scope():
+            model = build_alexnet(len(scan.classes), dropout=s.dropout)
+            trained = TRAINED_LAYERS[s.mode]
+            for layer in model.layers:
+                layer.trainable = layer.name in trained or not layer.weights
+            optimizer = keras.optimizers.SGD(learning_rate=s.lr, momentum=s.momentum)
+            if s.precision == "fp16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            if s.mode == "head":
+                features_in = keras.Input((4096,), name="fc7_features")
+                x = model.get_layer("drop7")(features_in)
+                x = model.get_layer("fc8")(x)
+                net = keras.Model(features_in, model.get_layer("prob")(x), name="alexnet_head")
+            else:
+                net = model
+            optimizer.build(net.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        checkpoint = tf.train.Checkpoint(
+            model=model, optimizer=optimizer, epoch=epoch_var, step=step_var
+        )
+        manager = tf.train.CheckpointManager(
+            checkpoint, job.checkpoints_dir, max_to_keep=CHECKPOINTS_KEPT
+        )
+        if self.resume and manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            job.log(f"restored {manager.latest_checkpoint}")
+        else:
+            apply_init(model, init)
+            if self.resume:
+                job.log("no checkpoint yet: starting from the initial weights")
+        start_epoch, start_step = int(epoch_var.numpy()), int(step_var.numpy())
+
+        if choice.is_chief and not self.resume:
+            job.write_json(
+                job.job_json,
+                {
+                    "settings": s.to_dict(),
+                    "init_source": init_text,
+                    "versions": versions(),
+                    "dataset": {
+                        "root": str(scan.root),
+                        "fingerprint": scan.fingerprint,
+                        "classes": list(scan.classes),
+                        "num_images": len(scan.items),
+                        "num_train": int(len(train_idx)),
+                        "num_val": int(len(val_idx)),
+                    },
+                    "strategy": choice.description,
+                    "created": time.time(),
+                },
+            )
+        self.reporter.emit(
+            "start",
+            job_dir=str(self.job_dir),
+            strategy=choice.description,
+            strategy_kind=choice.kind,
+            replicas=choice.num_replicas,
+            workers=choice.num_workers,
+            num_classes=len(scan.classes),
+            classes=list(scan.classes),
+            num_images=len(scan.items),
+            num_train=int(len(train_idx)),
+            num_val=int(len(val_idx)),
+            num_refused=len(scan.refused),
+            refused=[{"path": str(r.path), "reason": r.reason} for r in scan.refused],
+            mode=s.mode,
+            epochs=s.epochs,
+            batch_size=global_batch,
+            steps_per_epoch=steps,
+            total_steps=total_steps,
+            init=init,
+            init_source=init_text,
+            precision=s.precision,
+            resumed_at={"epoch": start_epoch, "step": start_step} if self.resume else None,
+        )
+        job.log(f"strategy: {choice.description}; initial weights: {init_text}")
+
+        # Inputs: images, or in head mode the frozen network's fc7 activations per view.
+        features = s.mode == "head"
+        if features:
+            source = self._head_features(model, cache, train_idx, val_idx)
+        else:
+            source = cache
+
+        train_step = make_train_step(choice.strategy, net, optimizer, global_batch)
+        predict = make_predict(net)
+        per_replica = global_batch // choice.num_replicas
+        writer = (
+            tf.summary.create_file_writer(str(job.tensorboard_dir)) if choice.is_chief else None
+        )
+        done_steps = start_epoch * steps + start_step
+        last_save = time.monotonic()
+
+        def save(epoch: int, step: int) -> None:
+            nonlocal last_save
+            epoch_var.assign(epoch)
+            step_var.assign(step)
+            manager.save(checkpoint_number=epoch * steps + step)
+            last_save = time.monotonic()
+
+        self._phase(
+            "train", f"Training: {total_steps - done_steps} steps to go on {choice.description}"
+        )
+        job.update_status(total_steps=total_steps)
+        recent: list[float] = []  # seconds of the recent steps, for images/s and the ETA
+        timed = 0
+        for epoch in range(start_epoch, s.epochs):
+            order = pipeline.epoch_order(train_idx, s.seed, epoch)
+            positions = pipeline.worker_positions(
+                steps, global_batch, start_step=start_step,
+                worker_index=choice.worker_index, num_workers=choice.num_workers,
+            )  # fmt: skip
+
+            def dataset_fn(context, order=order, positions=positions, epoch=epoch):
+                return pipeline.make_train_dataset(
+                    source, labels, order, positions, per_replica_batch=per_replica,
+                    seed=s.seed, epoch=epoch, augment_images=s.augment, features=features,
+                )  # fmt: skip
+
+            iterator = iter(choice.strategy.distribute_datasets_from_function(dataset_fn))
+            loss_sum = accuracy_sum = 0.0
+            for step in range(start_step, steps):
+                began = time.monotonic()
+                loss, accuracy = train_step(next(iterator))
+                loss, accuracy = float(loss), float(accuracy)
+                done_steps += 1
+                loss_sum += loss
+                accuracy_sum += accuracy
+                timed += 1
+                if timed == 2:  # the first step of a run includes tracing: forget it
+                    recent.clear()
+                recent = (recent + [time.monotonic() - began])[-20:]
+                ips = global_batch * len(recent) / sum(recent)
+                eta = (total_steps - done_steps) * sum(recent) / len(recent)
+                record = dict(
+                    epoch=epoch, epochs=s.epochs, step=step + 1, steps=steps,
+                    global_step=done_steps, total_steps=total_steps, loss=loss,
+                    accuracy=accuracy, images_per_second=ips, eta_seconds=eta,
+                    progress=done_steps / total_steps,
+                )  # fmt: skip
+                if (step + 1) % s.log_every == 0 or step + 1 == steps:
+                    self.reporter.emit("step", **record)
+                    if choice.is_chief:
+                        job.append_metrics({"kind": "step", "time": time.time(), **record})
+                        with writer.as_default(step=done_steps):
+                            write_scalar("train/loss", loss, done_steps)
+                            write_scalar("train/accuracy", accuracy, done_steps)
+                            write_scalar("train/images_per_second", ips, done_steps)
+                job.update_status(
+                    epoch=epoch, step=done_steps, progress=done_steps / total_steps,
+                    images_per_second=ips, eta_seconds=eta,
+                    message=f"epoch {epoch + 1}/{s.epochs}, step {step + 1}/{steps}",
+                )  # fmt: skip
+                if self.stop():
+                    save(epoch, step + 1)
+                    raise Cancelled()
+                if time.monotonic() - last_save >= s.checkpoint_seconds and step + 1 < steps:
+                    save(epoch, step + 1)
+            ran = steps - start_step
+            start_step = 0
+            val_loss = val_accuracy = None
+            if len(val_idx):
+                eval_data = pipeline.make_eval_dataset(
+                    source, val_idx, global_batch, features=features
+                )
+                probs = predict_dataset(predict, eval_data)
+                val_loss = _cross_entropy(probs, labels[val_idx])
+                val_accuracy = float(np.mean(np.argmax(probs, 1) == labels[val_idx]))
+            record = dict(
+                epoch=epoch, loss=loss_sum / ran if ran else None,
+                accuracy=accuracy_sum / ran if ran else None,
+                val_loss=val_loss, val_accuracy=val_accuracy, global_step=done_steps,
+            )  # fmt: skip
+            self.reporter.emit("epoch", **record)
+            if choice.is_chief:
+                job.append_metrics({"kind": "epoch", "time": time.time(), **record})
+                job.log(f"epoch {epoch + 1}: {record}")
+                if val_accuracy is not None:
+                    with writer.as_default(step=done_steps):
+                        write_scalar("val/loss", val_loss, done_steps)
+                        write_scalar("val/accuracy", val_accuracy, done_steps)
+                writer.flush()
+            save(epoch + 1, 0)
+            self._check_stop()
+
+        self._phase("save", "Saving the model and evaluating it...")
+        model_path = self._save_model(model, scan.classes)
+        summary = self._evaluate(predict, source, labels, val_idx, scan, features)
+        message = f"finished: model saved to {model_path}"
+        job.update_status(state="finished", progress=1.0, eta_seconds=0, message=message)
+        job.log(message)
+        self.reporter.emit(
+            "done", model_path=str(model_path), job_dir=str(self.job_dir), eval=summary
+        )
+        return EXIT_OK
+
+    def _head_features(self, model, cache, train_idx, val_idx) -> np.ndarray:
+        """fc7 activations of every image's centre crop (and of its mirror image when
+        augmenting), computed once and cached in the job folder.
+
+        Why centre crop + mirror rather than random crops: a random crop per epoch would need a
+        full forward pass per epoch, which is what head mode avoids. The two cached views keep
+        the flip augmentation, the cheapest and most useful one; the crops are all centred, as
+        in classification. Returns ``(N, views, 4096)`` float32 (rows of images never used are 0).
+        """
+        import keras
+
+        s = self.settings
+        views = 2 if s.augment else 1
+        path = self.job.cache_dir / f"features-{FEATURE_LAYER}-{views}view.npy"
+        if path.exists():
+            features = np.load(path, mmap_mode="r")
+            if features.shape == (len(cache), views, 4096):
+                return features
+        self._phase(
+            "features", f"Computing {FEATURE_LAYER} features of {len(cache)} images once..."
+        )
+        extractor = keras.Model(model.input, model.get_layer(FEATURE_LAYER).output)
+        forward = make_predict(extractor)
+        features = np.zeros((len(cache), views, 4096), np.float32)
+        used = np.concatenate([train_idx, val_idx])
+        batch = 50
+        for start in range(0, len(used), batch):
+            self._check_stop()
+            rows = np.sort(used[start : start + batch])
+            crops = np.asarray(cache[rows])[:, 14:241, 14:241, :]
+            from ..preprocess import normalize
+
+            x = normalize(crops)
+            features[rows, 0] = forward(x).numpy()
+            if views == 2:
+                features[rows, 1] = forward(np.ascontiguousarray(x[:, :, ::-1, :])).numpy()
+        with atomic_path(path, suffix=".npy") as temporary:
+            np.save(temporary, features)
+        return features
+
+    def _save_model(self, model, classes) -> Path:
+        """Save the final model (float32, whatever the training precision) and its labels."""
+        import keras
+
+        from ..model import build_alexnet
+
+        job = self.job
+        destination = self.job_dir / "model" / "model.keras"
+        if not self.choice.is_chief:
+            return destination  # workers of a multi-worker job write nothing there
+        keras.mixed_precision.set_global_policy("float32")
+        final = build_alexnet(len(classes), dropout=self.settings.dropout)
+        final.set_weights(model.get_weights())
+        with atomic_path(destination, suffix=".keras") as temporary:
+            final.save(temporary)
+        write_json_atomic(
+            job.model_dir / "labels.json",
+            {"labels": list(classes), "preprocessing": PREPROCESSING},
+        )
+        return destination
+
+    def _evaluate(self, predict, source, labels, val_idx, scan, features) -> dict | None:
+        """eval.json from the validation set; returns the summary for the done event."""
+        if not len(val_idx):
+            self.job.log("no validation images (val_split 0 or classes too small): no eval.json")
+            return None
+        from .evaluate import evaluate_predictions
+
+        data = pipeline.make_eval_dataset(
+            source, val_idx, self.settings.batch_size, features=features
+        )
+        probs = predict_dataset(predict, data)
+        paths = [str(scan.items[i].path) for i in val_idx]
+        report = evaluate_predictions(labels[val_idx], probs, list(scan.classes), paths)
+        if self.choice.is_chief:
+            self.job.write_json(self.job.eval_json, report)
+        return {k: report[k] for k in ("top1", "top5", "num_examples") if k in report}
+
+
+def run_training(settings: TrainSettings, job_dir, *, resume=False, json_lines=False) -> int:
+    """Run (or resume) a job in this process with signal handling; returns the exit status."""
+    stop = StopFlag()
+    stop.install()
+    reporter = ProgressReporter(json_lines=json_lines)
+    return TrainingJob(settings, job_dir, resume=resume, reporter=reporter, stop=stop).run()
+
+
+def prepare_resume(job_dir, overrides: dict) -> TrainSettings:
+    """Settings for resuming ``job_dir``: those of its job.json; ``overrides`` (options given
+    on the command line) must not change a result-defining setting.
+
+    Raises:
+        JobFolderError: not a job folder, or the job already finished.
+        SettingsError: an override differs from the job's settings.
+    """
+    job_dir = Path(job_dir).expanduser().resolve()
+    recorded = read_job_json(job_dir)
+    status = read_status_json(job_dir)
+    if status.get("state") == "finished":
+        raise JobFolderError(f"The job in {job_dir} has already finished; nothing to resume.")
+    if job_is_alive(status):
+        raise JobFolderError(
+            f"The job in {job_dir} is still running (process {status.get('pid')}); "
+            "cancel it before resuming."
+        )
+    settings = TrainSettings.from_dict(recorded["settings"])
+    if overrides:
+        data = settings.to_dict()
+        data.update(overrides)
+        if "init" in overrides and overrides["init"] not in ("imagenet", "scratch", "auto"):
+            data["init"] = str(Path(overrides["init"]).expanduser().resolve())
+        requested = TrainSettings.from_dict(data)
+        differences = requested.differences(settings)
+        if differences:
+            raise SettingsError(
+                f"Resuming {job_dir} with different settings is refused (the result would be "
+                f"neither job): {'; '.join(differences)}. Resume without these options, or start "
+                "a new job with --out."
+            )
+        settings = requested
+    return settings
