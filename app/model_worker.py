@@ -1,0 +1,268 @@
+"""The one thread that owns the model: loads it, classifies, analyzes, computes Grad-CAM.
+
+``ModelService`` lives in the GUI thread and is what the window talks to; its requests
+reach ``ModelWorker`` (moved to a ``QThread``) as queued signals, and results come back as
+signals. TensorFlow and ``alexnet_tf.inference`` are imported in the worker thread, so the
+window appears before TensorFlow is loaded and never waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from alexnet_tf.errors import AlexNetStudioError, ImageLoadError, WeightsNotInstalledError
+from alexnet_tf.images import load_image
+
+from .log import short_error_message
+
+logger = logging.getLogger("alexnet_studio.app.worker")
+
+DISPLAY_SIZE = 1200  # longest side of the image sent to the window (no need for 24 MP)
+THUMBNAIL_SIZE = 56
+BATCH_CHUNK = 8  # images per forward pass in a batch: progress stays smooth, passes stay quick
+
+
+@dataclass
+class ModelInfo:
+    """What the window needs to know about the loaded model."""
+
+    name: str
+    labels: tuple[str, ...]
+    layer_shapes: dict[str, tuple[int, ...]]
+    conv1_kernel: np.ndarray
+    is_imagenet: bool
+    seconds: float = 0.0
+
+
+@dataclass
+class ImageResult:
+    """One analyzed image: its picture, top-k and every layer's activations."""
+
+    request_id: int
+    name: str
+    path: Path | None
+    display_rgb: np.ndarray
+    original_size: tuple[int, int]
+    analysis: object  # alexnet_tf.inference.Analysis
+    seconds: float
+
+
+@dataclass
+class BatchRow:
+    """One row of the batch table: predictions, or why the file could not be used."""
+
+    index: int
+    path: Path
+    predictions: list = field(default_factory=list)
+    thumbnail: np.ndarray | None = None
+    error: str | None = None
+
+
+def _display_copy(image: Image.Image) -> np.ndarray:
+    copy = image.copy()
+    copy.thumbnail((DISPLAY_SIZE, DISPLAY_SIZE), Image.BILINEAR)
+    return np.asarray(copy, np.uint8)
+
+
+class ModelWorker(QObject):
+    """Runs in the model thread; every slot is a request, every signal a result."""
+
+    model_loading_started = Signal(str)
+    model_loaded = Signal(object)  # ModelInfo
+    model_load_failed = Signal(str)
+    weights_missing = Signal(str)
+    image_analyzed = Signal(object)  # ImageResult
+    image_failed = Signal(str, str)  # file name, message
+    batch_row_classified = Signal(object)  # BatchRow
+    batch_finished = Signal(int, bool)  # rows done, cancelled
+    gradcam_computed = Signal(int, int, object)  # request id, class index, (h, w) map
+    error_occurred = Signal(str)
+
+    def __init__(self):
+        super().__init__()
+        self.classifier = None
+        self.latest_request = 0  # set by ModelService from the GUI thread; older work is skipped
+        self.batch_cancelled = threading.Event()
+        self._gradcam = None
+        self._last_crop = None
+        self._last_request = 0
+
+    @Slot(object)
+    def load_model(self, model_spec) -> None:
+        """Load the ImageNet model (``None``), a ``.keras`` file or a job folder."""
+        description = "ImageNet (BVLC AlexNet)" if model_spec is None else Path(model_spec).name
+        self.model_loading_started.emit(description)
+        started = time.perf_counter()
+        try:
+            from alexnet_tf.inference import Classifier  # imports TensorFlow, off the GUI thread
+
+            classifier = Classifier.load(model_spec)
+            # One pass on a grey image compiles the forward pass now, not on the user's image.
+            warm = classifier.analyze(Image.new("RGB", (256, 256), (128, 128, 128)))
+        except WeightsNotInstalledError as error:
+            self.classifier = None
+            self.weights_missing.emit(str(error))
+            return
+        except AlexNetStudioError as error:
+            self.model_load_failed.emit(str(error))
+            return
+        except Exception as error:
+            logger.exception("Loading model %s failed", model_spec)
+            self.model_load_failed.emit(short_error_message(error))
+            return
+        self.classifier = classifier
+        self._gradcam = None
+        self._last_crop = None
+        info = ModelInfo(
+            name=classifier.name,
+            labels=classifier.labels,
+            layer_shapes={name: tuple(a.shape) for name, a in warm.activations.items()},
+            conv1_kernel=classifier.model.get_layer("conv1").kernel.numpy(),
+            is_imagenet=model_spec is None,
+            seconds=time.perf_counter() - started,
+        )
+        logger.info("Loaded model %s in %.2f s", info.name, info.seconds)
+        self.model_loaded.emit(info)
+
+    @Slot(int, object)
+    def analyze(self, request_id: int, source) -> None:
+        """Classify one image and keep every layer's activations; ``source`` is a path or
+        a ``(name, PIL image)`` pair (pasted images have no file)."""
+        if request_id < self.latest_request or self.classifier is None:
+            return  # a newer image was asked for meanwhile, or no model: nothing to show
+        started = time.perf_counter()
+        if isinstance(source, tuple):
+            name, image, path = source[0], source[1], None
+        else:
+            path = Path(source)
+            name = path.name
+            try:
+                image = load_image(path)
+            except ImageLoadError as error:
+                self.image_failed.emit(name, f"{error.path.name}: {error.reason}")
+                return
+        try:
+            analysis = self.classifier.analyze(image)
+            display = _display_copy(image)
+        except Exception as error:
+            logger.exception("Analyzing %s failed", name)
+            self.error_occurred.emit(short_error_message(error))
+            return
+        self._last_crop = analysis.crop_rgb
+        self._last_request = request_id
+        self.image_analyzed.emit(
+            ImageResult(
+                request_id, name, path, display, image.size, analysis, time.perf_counter() - started
+            )
+        )
+
+    @Slot(int, int)
+    def compute_gradcam(self, request_id: int, class_index: int) -> None:
+        """Grad-CAM on conv5 of the last analyzed image for ``class_index``."""
+        if self.classifier is None or self._last_crop is None or request_id != self._last_request:
+            return
+        try:
+            from alexnet_tf.gradcam import GradCam
+            from alexnet_tf.preprocess import normalize
+
+            if self._gradcam is None:
+                self._gradcam = GradCam(self.classifier.model)
+            heatmap = self._gradcam(normalize(self._last_crop), class_index)
+        except Exception as error:
+            logger.exception("Grad-CAM failed")
+            self.error_occurred.emit(short_error_message(error))
+            return
+        self.gradcam_computed.emit(request_id, class_index, heatmap)
+
+    @Slot(object)
+    def classify_batch(self, paths) -> None:
+        """Classify many files, a chunk at a time, emitting each row; stops when cancelled."""
+        done = 0  # batch_cancelled was cleared by ModelService when it sent the request
+        if self.classifier is None:
+            self.batch_finished.emit(0, False)
+            return
+        try:
+            for start in range(0, len(paths), BATCH_CHUNK):
+                if self.batch_cancelled.is_set():
+                    self.batch_finished.emit(done, True)
+                    return
+                rows, images = [], []
+                for index in range(start, min(start + BATCH_CHUNK, len(paths))):
+                    path = Path(paths[index])
+                    try:
+                        image = load_image(path)
+                    except ImageLoadError as error:
+                        rows.append(BatchRow(index, path, error=error.reason))
+                        continue
+                    thumbnail = image.copy()
+                    thumbnail.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.BILINEAR)
+                    rows.append(BatchRow(index, path, thumbnail=np.asarray(thumbnail)))
+                    images.append(image)
+                good = [row for row in rows if row.error is None]
+                if images:
+                    for row, top in zip(good, self.classifier.classify_batch(images), strict=True):
+                        row.predictions = top
+                for row in rows:
+                    self.batch_row_classified.emit(row)
+                done += len(rows)
+        except Exception as error:
+            logger.exception("Batch classification failed")
+            self.error_occurred.emit(short_error_message(error))
+        self.batch_finished.emit(done, False)
+
+
+class ModelService(QObject):
+    """The window's handle on the model thread: starts it, sends requests, stops it."""
+
+    load_requested = Signal(object)
+    analyze_requested = Signal(int, object)
+    batch_requested = Signal(object)
+    gradcam_requested = Signal(int, int)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("model-thread")
+        self.worker = ModelWorker()
+        self.worker.moveToThread(self.thread)
+        self.load_requested.connect(self.worker.load_model)
+        self.analyze_requested.connect(self.worker.analyze)
+        self.batch_requested.connect(self.worker.classify_batch)
+        self.gradcam_requested.connect(self.worker.compute_gradcam)
+        self._next_request = 0
+        self.thread.start()
+
+    def load_model(self, model_spec=None) -> None:
+        self.load_requested.emit(model_spec)
+
+    def analyze(self, source) -> int:
+        """Ask for one image's analysis; returns the request id its result will carry."""
+        self._next_request += 1
+        self.worker.latest_request = self._next_request
+        self.analyze_requested.emit(self._next_request, source)
+        return self._next_request
+
+    def classify_batch(self, paths) -> None:
+        self.worker.batch_cancelled.clear()
+        self.batch_requested.emit(list(paths))
+
+    def cancel_batch(self) -> None:
+        self.worker.batch_cancelled.set()
+
+    def compute_gradcam(self, request_id: int, class_index: int) -> None:
+        self.gradcam_requested.emit(request_id, class_index)
+
+    def stop(self, timeout_ms: int = 30_000) -> None:
+        """Cancel what can be cancelled and wait for the thread to end."""
+        self.worker.batch_cancelled.set()
+        self.worker.latest_request = 1 << 62
+        self.thread.quit()
+        self.thread.wait(timeout_ms)

@@ -1,0 +1,59 @@
+"""What the app remembers between runs: window geometry, last folder, recent images.
+
+Stored with ``QSettings`` in an INI file inside the data folder, so it moves with the rest of
+the user's data and tests (which set ``ALEXNET_STUDIO_HOME``) never touch the real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from alexnet_tf.paths import data_home
+
+MAX_RECENT = 10
+
+
+class AppSettings:
+    """Typed access to the app's ``QSettings``."""
+
+    def __init__(self):
+        self._settings = QSettings(str(data_home() / "settings.ini"), QSettings.Format.IniFormat)
+
+    def geometry(self) -> QByteArray | None:
+        value = self._settings.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, geometry: QByteArray) -> None:
+        self._settings.setValue("window/geometry", geometry)
+
+    def window_state(self) -> QByteArray | None:
+        value = self._settings.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_window_state(self, state: QByteArray) -> None:
+        self._settings.setValue("window/state", state)
+
+    def last_folder(self) -> str:
+        """The folder of the last opened image, or the home folder."""
+        folder = self._settings.value("files/last_folder", "")
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+    def set_last_folder(self, folder: str | Path) -> None:
+        self._settings.setValue("files/last_folder", str(folder))
+
+    def recent_images(self) -> list[str]:
+        """Recently opened images, newest first (only those that still exist)."""
+        value = self._settings.value("files/recent", [])
+        if isinstance(value, str):  # QSettings returns a lone string for one-item lists
+            value = [value]
+        return [path for path in (value or []) if Path(path).is_file()]
+
+    def add_recent_image(self, path: str | Path) -> None:
+        path = str(path)
+        recent = [p for p in self.recent_images() if p != path]
+        self._settings.setValue("files/recent", [path, *recent][:MAX_RECENT])
+
+    def sync(self) -> None:
+        self._settings.sync()
