@@ -83,6 +83,19 @@ def _default_job_dir(folder: str) -> Path:
     return jobs_dir() / f"{Path(folder).resolve().name or 'job'}-{stamp}"
 
 
+def _check_new_job_dir(job_dir: Path) -> None:
+    from ..training.settings import SettingsError
+
+    if (job_dir / "job.json").exists():
+        raise SettingsError(
+            f"{job_dir} already holds a job; use --resume {job_dir} to continue it, "
+            "or choose another --out."
+        )
+    # A folder left by a job that failed before writing job.json may be reused; others not.
+    if job_dir.exists() and any(job_dir.iterdir()) and not (job_dir / "status.json").exists():
+        raise SettingsError(f"{job_dir} is not empty; give a new or empty folder as --out.")
+
+
 def run_train(args) -> int:
     """Handler of ``train``: check the arguments, then run the job in this process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
@@ -117,14 +130,10 @@ def _run_train(args) -> int:
     if not Path(args.folder).is_dir():
         raise SettingsError(f"{args.folder}: not a folder. Received: folder={args.folder!r}")
     job_dir = Path(args.out) if args.out else _default_job_dir(args.folder)
-    if (job_dir / "job.json").exists():
-        raise SettingsError(
-            f"{job_dir} already holds a job; use --resume {job_dir} to continue it, "
-            "or choose another --out."
-        )
-    # A folder left by a job that failed before writing job.json may be reused; others not.
-    if job_dir.exists() and any(job_dir.iterdir()) and not (job_dir / "status.json").exists():
-        raise SettingsError(f"{job_dir} is not empty; give a new or empty folder as --out.")
+    from ..training.strategy import is_chief_process
+
+    if is_chief_process():  # other workers of a multi-worker job never touch --out
+        _check_new_job_dir(job_dir)
     folder = Path(args.folder).resolve()
     if job_dir.resolve().is_relative_to(folder):
         raise SettingsError(

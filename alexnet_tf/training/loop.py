@@ -251,7 +251,6 @@ class TrainingJob:
         writer_root = self.job_dir
         if not choice.is_chief:  # only the chief writes the job folder
             writer_root = Path(tempfile.mkdtemp(prefix=f"alexnet-worker{choice.worker_index}-"))
-            self.reporter.enabled = False
         self.job = JobFolder(writer_root, writer=choice.is_chief)
         try:
             return self._run(choice)
@@ -404,6 +403,7 @@ class TrainingJob:
             strategy_kind=choice.kind,
             replicas=choice.num_replicas,
             workers=choice.num_workers,
+            worker=choice.worker_index,
             num_classes=len(scan.classes),
             classes=list(scan.classes),
             num_images=len(scan.items),
@@ -538,7 +538,13 @@ class TrainingJob:
         job.update_status(state="finished", progress=1.0, eta_seconds=0, message=message)
         job.log(message)
         self.reporter.emit(
-            "done", model_path=str(model_path), job_dir=str(self.job_dir), eval=summary
+            "done",
+            model_path=str(model_path),
+            job_dir=str(self.job_dir),
+            eval=summary,
+            worker=choice.worker_index,
+            # Sum of |w| over all weights: lets workers of one job check that they agree.
+            weights_digest=float(sum(np.abs(w).sum(dtype=np.float64) for w in model.get_weights())),
         )
         return EXIT_OK
 

@@ -57,6 +57,14 @@ def _tf_config() -> dict | None:
     return config
 
 
+def is_chief_process() -> bool:
+    """Whether this process writes the job folder: True unless ``TF_CONFIG`` names it a
+    non-chief worker (index > 0). Cheap: does not import TensorFlow."""
+    config = _tf_config() or {}
+    workers = (config.get("cluster") or {}).get("worker") or []
+    return len(workers) <= 1 or int((config.get("task") or {}).get("index", 0)) == 0
+
+
 def enable_gpu_memory_growth() -> list:
     """Turn on memory growth for every visible GPU, so several processes can share one.
 
