@@ -1,0 +1,62 @@
+"""The BVLC AlexNet in PyTorch: the reference the Keras model is timed against.
+
+PyTorch is a benchmark reference only, never a dependency of the project. Install it into the
+same environment with the CPU wheel index, e.g.::
+
+    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+Same topology as ``alexnet_tf.build_alexnet`` (deploy.prototxt): groups=2 in conv2/4/5, LRN
+with Caffe's constants, LRN before pooling, 60,965,224 parameters. Inputs are NCHW, as PyTorch
+prefers; the data are random, because only the time matters here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def build_torch_alexnet(num_classes: int = 1000, dropout: float = 0.5) -> nn.Sequential:
+    """Return AlexNet (BVLC topology) as an ``nn.Sequential`` ending in logits (fc8)."""
+
+    def conv(cin, cout, size, stride=1, padding=0, groups=1):
+        return [nn.Conv2d(cin, cout, size, stride, padding, groups=groups), nn.ReLU(inplace=True)]
+
+    def lrn():
+        # Caffe's constants; PyTorch, like Caffe, divides alpha by the window size.
+        return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+
+    def pool():
+        return nn.MaxPool2d(3, 2)
+
+    return nn.Sequential(
+        *conv(3, 96, 11, stride=4),
+        lrn(),
+        pool(),
+        *conv(96, 256, 5, padding=2, groups=2),
+        lrn(),
+        pool(),
+        *conv(256, 384, 3, padding=1),
+        *conv(384, 384, 3, padding=1, groups=2),
+        *conv(384, 256, 3, padding=1, groups=2),
+        pool(),
+        nn.Flatten(),
+        nn.Linear(256 * 6 * 6, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(4096, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(4096, num_classes),
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+if __name__ == "__main__":
+    net = build_torch_alexnet()
+    print(f"parameters: {count_parameters(net):,}")
+    with torch.inference_mode():
+        print("output:", tuple(net.eval()(torch.zeros(1, 3, 227, 227)).shape))
