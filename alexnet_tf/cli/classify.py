@@ -154,7 +154,7 @@ def _csv_text(records: list[dict], top: int) -> str:
         for rank in range(top):
             if rank < len(predictions):
                 p = predictions[rank]
-                row += [p["label"], p["index"], f"{p['probability']:.6f}"]
+                row += [p["label"], p["index"], f"{p['probability']:.6g}"]
             else:
                 row += ["", "", ""]
         row.append(record.get("error", ""))
