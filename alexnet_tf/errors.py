@@ -39,3 +39,7 @@ class DownloadError(AlexNetStudioError):
 
 class ModelLoadError(AlexNetStudioError):
     """A model file could not be loaded (missing, damaged, or refused by safe mode)."""
+
+
+class DatasetError(AlexNetStudioError):
+    """A dataset folder cannot be used for training; the message lists what to fix."""

@@ -1,0 +1,370 @@
+"""The scan of a dataset folder: which images train which class, and what is wrong with the rest.
+
+A dataset is a folder with one sub-folder per class; the sub-folder's name is the label (any
+Unicode), and files in nested folders of a class belong to that class. Every candidate file
+is fully decoded once with ``alexnet_tf.images.load_image``, so a truncated JPEG or a text
+file named ``.jpg`` is found here, named, and kept out of training, instead of aborting an
+epoch later. The scan only reads: it never writes into the folder, and it never follows a
+symbolic link (links are reported, so a link out of the folder or a link loop is harmless).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DatasetError, ImageLoadError
+from ..images import load_image
+
+__all__ = [
+    "DatasetError",
+    "DatasetScan",
+    "RefusedFile",
+    "ScanItem",
+    "require_trainable",
+    "scan_dataset",
+]
+
+# The largest class at least this many times the smallest is reported as imbalanced.
+IMBALANCE_RATIO = 5
+# Warnings that list files (duplicates) name at most this many, then say how many more.
+MAX_LISTED = 10
+
+_SKIP_REASONS = {
+    ".DS_Store": "macOS folder metadata (.DS_Store)",
+    "Thumbs.db": "Windows thumbnail cache (Thumbs.db)",
+    "desktop.ini": "Windows folder settings (desktop.ini)",
+    "Desktop.ini": "Windows folder settings (desktop.ini)",
+    "__MACOSX": "macOS archive metadata folder (__MACOSX)",
+}
+
+
+@dataclass(frozen=True)
+class ScanItem:
+    """An accepted image: its path, its label (index into ``DatasetScan.classes``), its sha1."""
+
+    path: Path
+    label: int
+    sha1: str
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """A file (or folder) that is not used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class DatasetScan:
+    """What ``scan_dataset`` found in a folder.
+
+    Attributes:
+        root: the dataset folder.
+        classes: class folder names, sorted; label ``i`` is ``classes[i]``.
+        items: accepted images, sorted by ``(label, path)``.
+        refused: files that could not be used, each with the reason.
+        skipped: hidden and system files, symbolic links (not followed), files outside class
+            folders and other entries that are not images by design.
+        warnings: problems that do not stop training.
+        errors: problems that stop training; each says what to fix.
+        fingerprint: sha1 over the sorted ``(class, relative path, file sha1)`` of the items.
+    """
+
+    root: Path
+    classes: list[str] = field(default_factory=list)
+    items: list[ScanItem] = field(default_factory=list)
+    refused: list[RefusedFile] = field(default_factory=list)
+    skipped: list[RefusedFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+
+    @property
+    def trainable(self) -> bool:
+        """True when there are no errors (warnings allowed)."""
+        return not self.errors
+
+    def counts(self) -> dict[str, int]:
+        """Accepted images per class, in class order (classes with none included, as 0)."""
+        counts = dict.fromkeys(self.classes, 0)
+        for item in self.items:
+            counts[self.classes[item.label]] += 1
+        return counts
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary: what ``scan --json`` prints and a job's ``scan.json`` holds."""
+        return {
+            "root": str(self.root),
+            "trainable": self.trainable,
+            "classes": list(self.classes),
+            "counts": self.counts(),
+            "num_images": len(self.items),
+            "fingerprint": self.fingerprint,
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+            "refused": [{"path": str(r.path), "reason": r.reason} for r in self.refused],
+            "skipped": [{"path": str(r.path), "reason": r.reason} for r in self.skipped],
+            "items": [{"path": str(i.path), "label": i.label, "sha1": i.sha1} for i in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetScan:
+        """Rebuild a scan from ``to_dict()`` output (e.g. a job's ``scan.json``)."""
+        return cls(
+            root=Path(data["root"]),
+            classes=list(data["classes"]),
+            items=[ScanItem(Path(i["path"]), int(i["label"]), i["sha1"]) for i in data["items"]],
+            refused=[RefusedFile(Path(r["path"]), r["reason"]) for r in data["refused"]],
+            skipped=[RefusedFile(Path(r["path"]), r["reason"]) for r in data["skipped"]],
+            warnings=list(data["warnings"]),
+            errors=list(data["errors"]),
+            fingerprint=data["fingerprint"],
+        )
+
+
+def require_trainable(scan: DatasetScan) -> None:
+    """Raise ``DatasetError`` listing every error of ``scan``; return if it can train."""
+    if scan.errors:
+        raise DatasetError(
+            f"The dataset folder {scan.root} cannot be used for training:\n- "
+            + "\n- ".join(scan.errors)
+        )
+
+
+def _skip_reason(name: str, is_dir: bool) -> str | None:
+    """Why a hidden or system entry is skipped, or None for an ordinary name."""
+    if name in _SKIP_REASONS:
+        return _SKIP_REASONS[name]
+    if name.startswith("._"):
+        return "macOS resource fork (AppleDouble '._' file)"
+    if name.startswith("."):
+        return "hidden folder" if is_dir else "hidden file"
+    return None
+
+
+def _list_dir(folder: Path, refused: list[RefusedFile]) -> list[os.DirEntry]:
+    """Entries of ``folder`` sorted by name; an unreadable folder is reported in ``refused``."""
+    try:
+        with os.scandir(folder) as iterator:
+            return sorted(iterator, key=lambda entry: entry.name)
+    except PermissionError:
+        refused.append(RefusedFile(folder, "permission denied (the folder is not readable)"))
+    except OSError as error:
+        refused.append(RefusedFile(folder, f"the folder cannot be read ({error.strerror})"))
+    return []
+
+
+def _classify_entry(entry: os.DirEntry) -> tuple[str, str | None]:
+    """``("dir"|"file"|"skip", reason)`` for one entry, looking at the link itself (lstat)."""
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as error:  # vanished or unreadable metadata
+        return "skip", f"cannot be examined ({error.strerror})"
+    if stat.S_ISLNK(mode):
+        return "skip", "symbolic link, not followed"
+    is_dir = stat.S_ISDIR(mode)
+    reason = _skip_reason(entry.name, is_dir)
+    if reason is not None:
+        return "skip", reason
+    if is_dir:
+        return "dir", None
+    if stat.S_ISREG(mode):
+        return "file", None
+    return "skip", "not a regular file (FIFO, socket or device)"
+
+
+def _class_files(
+    folder: Path, skipped: list[RefusedFile], refused: list[RefusedFile]
+) -> list[Path]:
+    """Regular files in ``folder`` and its sub-folders (no links followed), sorted by path."""
+    files = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        for entry in _list_dir(current, refused):
+            kind, reason = _classify_entry(entry)
+            path = Path(entry.path)
+            if kind == "dir":
+                pending.append(path)
+            elif kind == "file":
+                files.append(path)
+            else:
+                skipped.append(RefusedFile(path, reason))
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _file_sha1(path: Path) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _listed(lines: list[str], what: str) -> list[str]:
+    """At most ``MAX_LISTED`` lines, then one line saying how many more there are."""
+    if len(lines) <= MAX_LISTED:
+        return lines
+    return [*lines[:MAX_LISTED], f"... and {len(lines) - MAX_LISTED} more {what}."]
+
+
+def _duplicate_warnings(scan: DatasetScan) -> list[str]:
+    by_sha1: dict[str, list[ScanItem]] = {}
+    for item in scan.items:
+        by_sha1.setdefault(item.sha1, []).append(item)
+    across, within = [], []
+    for group in by_sha1.values():
+        first = group[0]
+        for other in group[1:]:
+            a, b = _relative(first.path, scan.root), _relative(other.path, scan.root)
+            if other.label != first.label:
+                across.append(
+                    f"Identical images filed under two classes: '{a}' "
+                    f"(class '{scan.classes[first.label]}') and '{b}' "
+                    f"(class '{scan.classes[other.label]}'). Keep it in one class only."
+                )
+            else:
+                within.append(
+                    f"Duplicate image in class '{scan.classes[first.label]}': '{a}' and '{b}' "
+                    "are the same file content (it may land in both training and validation)."
+                )
+    return _listed(across, "identical images across classes") + _listed(
+        within, "duplicates within a class"
+    )
+
+
+def _class_warnings_and_errors(scan: DatasetScan) -> None:
+    counts = scan.counts()
+    for name, count in counts.items():
+        folder = scan.root / name
+        if count == 0:
+            scan.errors.append(
+                f"Class '{name}' has no usable image: add images to {folder} or remove that folder."
+            )
+        elif count == 1:
+            scan.warnings.append(
+                f"Class '{name}' has only 1 usable image, too few to split into training and "
+                "validation: it goes to training only (add more images to it)."
+            )
+    usable = {name: count for name, count in counts.items() if count > 0}
+    if len(usable) < 2:
+        scan.errors.append(
+            f"Training needs at least 2 classes with usable images; {scan.root} has "
+            f"{len(usable)}. Make one sub-folder per class (the folder name is the label) "
+            "and put that class's images in it."
+        )
+    elif max(usable.values()) >= IMBALANCE_RATIO * min(usable.values()):
+        largest = max(usable, key=usable.get)
+        smallest = min(usable, key=usable.get)
+        scan.warnings.append(
+            f"Classes are strongly imbalanced: '{largest}' has {usable[largest]} images and "
+            f"'{smallest}' only {usable[smallest]} "
+            f"({usable[largest] / usable[smallest]:.1f}x). The model may favour the large "
+            "classes; add images to the small ones if you can."
+        )
+
+
+def _fingerprint(scan: DatasetScan) -> str:
+    rows = sorted(
+        (scan.classes[item.label], _relative(item.path, scan.root), item.sha1)
+        for item in scan.items
+    )
+    digest = hashlib.sha1()
+    for row in rows:
+        digest.update("\0".join(row).encode("utf-8", "surrogateescape") + b"\n")
+    return digest.hexdigest()
+
+
+def scan_dataset(
+    folder: str | Path,
+    *,
+    on_image: Callable[[Path, int, object], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DatasetScan:
+    """Scan a dataset folder (one sub-folder per class), decoding every file once.
+
+    Args:
+        folder: the dataset folder. Only read; nothing is written into it.
+        on_image: called as ``on_image(path, label, pil_image)`` for every accepted image, in
+            the order of ``DatasetScan.items``, so a caller can cache the decoded pixels during
+            the scan instead of decoding again. An exception it raises stops the scan.
+        progress: called as ``progress(done, total)`` after each candidate file (and once with
+            ``done=0`` before the first).
+
+    Returns:
+        A ``DatasetScan``. Problems with the folder are in its ``errors`` (not raised); call
+        ``require_trainable(scan)`` to turn them into a ``DatasetError``.
+    """
+    root = Path(folder).expanduser().absolute()
+    scan = DatasetScan(root=root)
+    if not root.exists():
+        scan.errors.append(f"The dataset folder {root} does not exist: check the path.")
+        return scan
+    if not root.is_dir():
+        scan.errors.append(
+            f"{root} is not a folder: give a folder with one sub-folder of images per class."
+        )
+        return scan
+
+    class_folders = []
+    for entry in _list_dir(root, scan.refused):
+        kind, reason = _classify_entry(entry)
+        path = Path(entry.path)
+        if kind == "dir":
+            class_folders.append(path)
+        elif kind == "file":
+            scan.skipped.append(
+                RefusedFile(path, "not inside a class folder (put images in one folder per class)")
+            )
+        else:
+            scan.skipped.append(RefusedFile(path, reason))
+    class_folders.sort(key=lambda p: p.name)
+    scan.classes = [path.name for path in class_folders]
+
+    candidates = [
+        (label, path)
+        for label, class_folder in enumerate(class_folders)
+        for path in _class_files(class_folder, scan.skipped, scan.refused)
+    ]
+    total = len(candidates)
+    if progress is not None:
+        progress(0, total)
+    for done, (label, path) in enumerate(candidates, start=1):
+        try:
+            image = load_image(path)
+            sha1 = _file_sha1(path)
+        except ImageLoadError as error:
+            scan.refused.append(RefusedFile(path, error.reason))
+        except PermissionError:
+            scan.refused.append(RefusedFile(path, "permission denied (the file is not readable)"))
+        except OSError as error:  # e.g. removed between decoding and hashing
+            scan.refused.append(RefusedFile(path, f"cannot be read ({error.strerror or error})"))
+        else:
+            scan.items.append(ScanItem(path, label, sha1))
+            if on_image is not None:
+                on_image(path, label, image)
+        if progress is not None:
+            progress(done, total)
+
+    scan.skipped.sort(key=lambda r: str(r.path))
+    scan.refused.sort(key=lambda r: str(r.path))
+    if not scan.classes:
+        scan.errors.append(
+            f"No class folders in {root}: make one sub-folder per class (the folder name is "
+            "the label) and put that class's images in it."
+        )
+    else:
+        _class_warnings_and_errors(scan)
+    scan.warnings.extend(_duplicate_warnings(scan))
+    scan.fingerprint = _fingerprint(scan)
+    return scan
