@@ -62,3 +62,11 @@ def test_normalize_numpy_and_tensorflow_agree():
     tf = pytest.importorskip("tensorflow")
     rgb = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
     np.testing.assert_allclose(normalize(rgb), normalize(tf.constant(rgb)).numpy(), atol=1e-5)
+
+
+def test_a_256x256_image_is_not_resampled_again():
+    # classify decodes and warps images in a worker thread, then preprocesses the 256x256
+    # result: that must give exactly the network input of the original image.
+    image = Image.fromarray(np.random.default_rng(2).integers(0, 256, (300, 500, 3), np.uint8))
+    warped = Image.fromarray(resize_for_network(image))
+    assert np.array_equal(preprocess_image(warped), preprocess_image(image))
