@@ -1,0 +1,85 @@
+"""``alexnet-studio scan FOLDER [--json]``: check a dataset folder before training on it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+# Refused files listed in the readable report before "... and N more" (--json lists all).
+MAX_REFUSED_SHOWN = 50
+
+
+def register(subparsers) -> None:
+    """Add the ``scan`` command."""
+    parser = subparsers.add_parser(
+        "scan",
+        help="check a dataset folder (one sub-folder per class) before training",
+        description="Decode every file of a dataset folder once and report the classes and "
+        "their image counts, files refused and why, hidden and system files skipped, warnings "
+        "and errors. Nothing is written into the folder and symbolic links are not followed. "
+        "Exit status 0 when the folder can be used for training, 1 when it has errors.",
+    )
+    parser.add_argument("folder", type=Path, metavar="FOLDER")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.set_defaults(handler=run_scan)
+
+
+def _relative(path: str, root: str) -> str:
+    prefix = root.rstrip("/\\") + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+def format_report(report: dict) -> str:
+    """The human-readable report of a scan's ``to_dict()``."""
+    root = report["root"]
+    lines = [f"Dataset: {root}"]
+    counts = report["counts"]
+    if counts:
+        width = max(len("class"), *(len(name) for name in counts))
+        lines += ["", f"  {'class':<{width}}  images", f"  {'-' * width}  ------"]
+        lines += [f"  {name:<{width}}  {count:>6}" for name, count in counts.items()]
+        lines.append(f"  {'total':<{width}}  {report['num_images']:>6}")
+    refused = report["refused"]
+    if refused:
+        lines += ["", f"Refused files ({len(refused)}):"]
+        for entry in refused[:MAX_REFUSED_SHOWN]:
+            lines.append(f"  {_relative(entry['path'], root)}: {entry['reason']}")
+        if len(refused) > MAX_REFUSED_SHOWN:
+            lines.append(f"  ... and {len(refused) - MAX_REFUSED_SHOWN} more (see --json)")
+    skipped = report["skipped"]
+    if skipped:
+        reasons: dict[str, int] = {}
+        for entry in skipped:
+            reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+        lines += ["", f"Skipped ({len(skipped)}, not images by design):"]
+        lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items())]
+    if report["warnings"]:
+        lines += ["", "Warnings:"] + [f"  - {text}" for text in report["warnings"]]
+    if report["errors"]:
+        lines += ["", "Errors (training cannot start until these are fixed):"]
+        lines += [f"  - {text}" for text in report["errors"]]
+    else:
+        lines += ["", f"Ready for training: {len(counts)} classes, {report['num_images']} images."]
+    return "\n".join(lines)
+
+
+def run_scan(args) -> int:
+    """Scan the folder, print the report, return 0 when trainable and 1 otherwise."""
+    from ..data.scan import scan_dataset
+
+    show_progress = not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if show_progress and (done == total or done % 50 == 0):
+            print(f"\rdecoding {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    scan = scan_dataset(args.folder, progress=progress)
+    if show_progress:
+        print(file=sys.stderr)
+    report = scan.to_dict()
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_report(report))
+    return 0 if scan.trainable else 1
