@@ -169,3 +169,9 @@ def test_unusable_model_files_are_refused_by_name(tmp_path):
     small.save(tmp_path / "small.keras")
     with pytest.raises(ModelLoadError, match="small.keras: wrong input shape"):
         Classifier.load(tmp_path / "small.keras")
+
+
+def test_features_command_offers_exactly_the_named_layers():
+    from alexnet_tf.cli.features import LAYER_NAMES
+
+    assert LAYER_NAMES == NAMED_LAYERS
