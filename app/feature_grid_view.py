@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from alexnet_tf.render import GAP, LABEL_HEIGHT, feature_grid_layout, render_feature_grid
@@ -22,6 +22,27 @@ def channel_statistics(channel: np.ndarray) -> str:
     )
 
 
+def best_columns(shape, view_width: int, view_height: int) -> int:
+    """Tiles per row that make an ``(H, W, C)`` grid as large as a view of this size allows."""
+    height, width, channels = shape
+    best, best_zoom = 1, 0.0
+    for columns in range(1, channels + 1):
+        layout = feature_grid_layout(height, width, channels, columns)
+        zoom = min(view_width / layout.width, view_height / layout.height)
+        if zoom > best_zoom:
+            best, best_zoom = columns, zoom
+    return best
+
+
+def render_grids(activations: dict, columns: dict[str, int]) -> dict[str, QImage]:
+    """Render the grid of every layer in ``columns`` (run in the model thread: drawing 96 to
+    384 labelled tiles takes tens of milliseconds per layer, too long for the GUI thread)."""
+    return {
+        name: rgb_to_qimage(render_feature_grid(activations[name], columns=count))
+        for name, count in columns.items()
+    }
+
+
 class FeatureGridView(QWidget):
     """Draws ``render_feature_grid`` of an ``(H, W, C)`` activation, fitted to the widget.
 
@@ -37,51 +58,52 @@ class FeatureGridView(QWidget):
         self.activation: np.ndarray | None = None
         self.layer_name = ""
         self.selected_channel: int | None = None
-        self._pixmap: QPixmap | None = None
+        self._pixmap: QImage | None = None
         self._layout = None
         self._columns = None
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 200)
 
-    def set_activation(self, layer_name: str, activation: np.ndarray | None) -> None:
+    def set_activation(
+        self,
+        layer_name: str,
+        activation: np.ndarray | None,
+        rendered: QImage | None = None,
+        columns: int | None = None,
+    ) -> None:
+        """Show a layer; ``rendered`` is its grid drawn with ``columns`` tiles per row, if the
+        model thread already drew it (the usual case), else it is drawn here."""
         self.layer_name = layer_name
         self.activation = activation
         self.selected_channel = None
+        if activation is not None and rendered is not None and columns is not None:
+            height, width, channels = activation.shape
+            self._layout = feature_grid_layout(height, width, channels, columns)
+            self._columns, self._pixmap = columns, rendered
+            self.update()
+            return
         self._columns = None
         self._render()
 
+    def preferred_columns(self, shape) -> int:
+        """Columns that fill this view best for an activation of ``shape``."""
+        return best_columns(shape, max(self.width(), 200), max(self.height(), 200))
+
     def channel_count(self) -> int:
         return 0 if self.activation is None else int(self.activation.shape[-1])
-
-    def _best_columns(self) -> int:
-        height, width, channels = self.activation.shape
-        best, best_zoom = 1, 0.0
-        for columns in range(1, channels + 1):
-            layout = feature_grid_layout(height, width, channels, columns)
-            zoom = min(self.width() / layout.width, self.height() / layout.height)
-            if zoom > best_zoom:
-                best, best_zoom = columns, zoom
-        return best
 
     def _render(self) -> None:
         if self.activation is None:
             self._pixmap = None
             self.update()
             return
-        columns = self._best_columns()
-        if columns != self._columns or self._pixmap is None:
-            self._columns = columns
-            height, width, channels = self.activation.shape
-            self._layout = feature_grid_layout(height, width, channels, columns)
-            self._pixmap = QPixmap.fromImage(
-                rgb_to_qimage(render_feature_grid(self.activation, columns=columns))
-            )
+        columns = self.preferred_columns(self.activation.shape)
+        height, width, channels = self.activation.shape
+        self._columns = columns
+        self._layout = feature_grid_layout(height, width, channels, columns)
+        self._pixmap = rgb_to_qimage(render_feature_grid(self.activation, columns=columns))
         self.update()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        if self.activation is not None:
-            self._render()
 
     def _drawn_rect(self) -> QRectF:
         if self._pixmap is None:
@@ -149,7 +171,7 @@ class FeatureGridView(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No activations yet.")
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawPixmap(self._drawn_rect(), self._pixmap, QRectF(self._pixmap.rect()))
+        painter.drawImage(self._drawn_rect(), self._pixmap, QRectF(self._pixmap.rect()))
         if self.selected_channel is not None:
             painter.setPen(QPen(QColor(style.ACCENT), 2))
             painter.drawRect(self.tile_rect(self.selected_channel).adjusted(-1, -1, 1, 1))

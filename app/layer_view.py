@@ -115,6 +115,8 @@ class LayerView(QWidget):
         layout.addWidget(self.detail)
 
         self.activations: dict[str, np.ndarray] = {}
+        self.grids: dict = {}
+        self.grid_columns_used: dict[str, int] = {}
         self.crop_rgb = None
         self.labels = None
 
@@ -146,14 +148,28 @@ class LayerView(QWidget):
     def select_layer(self, name: str) -> None:
         self.layer_list.setCurrentRow(self.layer_names().index(name))
 
-    def set_analysis(self, activations: dict[str, np.ndarray], crop_rgb) -> None:
+    def grid_columns(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+        """Tiles per row for each multi-channel layer, to fit the grid view as it is now."""
+        return {
+            name: self.grid.preferred_columns(shape)
+            for name, shape in shapes.items()
+            if len(shape) == 3
+        }
+
+    def set_analysis(
+        self, activations: dict[str, np.ndarray], crop_rgb, grids=None, columns=None
+    ) -> None:
+        """Show a new image's activations; ``grids`` are pre-rendered with ``columns``."""
         self.activations = activations
         self.crop_rgb = crop_rgb
+        self.grids = grids or {}
+        self.grid_columns_used = columns or {}
         self.detail.clear()
         self._show(self.current_layer())
 
     def clear(self) -> None:
         self.activations = {}
+        self.grids = {}
         self.crop_rgb = None
         self.grid.set_activation("", None)
         self.detail.clear()
@@ -183,7 +199,9 @@ class LayerView(QWidget):
                 "its own range · hover for statistics, click to enlarge"
             )
             self.stack.setCurrentWidget(self.grid)
-            self.grid.set_activation(name, values)
+            self.grid.set_activation(
+                name, values, self.grids.get(name), self.grid_columns_used.get(name)
+            )
         self.layer_shown.emit(name)
 
     def _on_channel_clicked(self, channel: int) -> None:

@@ -317,9 +317,13 @@ class MainWindow(QMainWindow):
             self.image_title.setText(source[0])
         self.image_caption.setText("Classifying…" if self.model_ready else "Waiting for the model…")
         if self.model_ready:
-            self.current_request = self.service.analyze(worker_source)
+            self._request_analysis(worker_source)
         else:
             self._pending_source = worker_source
+
+    def _request_analysis(self, source) -> None:
+        columns = self.layer_view.grid_columns(self.model_info.layer_shapes)
+        self.current_request = self.service.analyze(source, columns)
 
     def _step_layer(self, step: int) -> None:
         names = self.layer_view.layer_names()
@@ -377,7 +381,7 @@ class MainWindow(QMainWindow):
                 source = None
         self._pending_source = None
         if source is not None:
-            self.current_request = self.service.analyze(source)
+            self._request_analysis(source)
         batch = getattr(self, "_pending_batch", None)
         if batch:
             self._pending_batch = None
@@ -425,7 +429,9 @@ class MainWindow(QMainWindow):
         )
         self.setWindowTitle(f"{result.name} — {APP_NAME}")
         self.predictions.set_predictions(result.analysis.predictions)
-        self.layer_view.set_analysis(result.analysis.activations, result.analysis.crop_rgb)
+        self.layer_view.set_analysis(
+            result.analysis.activations, result.analysis.crop_rgb, result.grids, result.grid_columns
+        )
         self.gradcam_view.set_image(result.display_rgb, result.analysis.predictions)
         top = result.analysis.predictions[0].index
         self.service.compute_gradcam(result.request_id, top)

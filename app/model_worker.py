@@ -9,6 +9,7 @@ window appears before TensorFlow is loaded and never waits for it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class ImageResult:
     original_size: tuple[int, int]
     analysis: object  # alexnet_tf.inference.Analysis
     seconds: float
+    grids: dict = field(default_factory=dict)  # layer -> QImage of its feature grid
+    grid_columns: dict = field(default_factory=dict)  # layer -> tiles per row in that grid
 
 
 @dataclass
@@ -70,6 +73,17 @@ def _display_copy(image: Image.Image) -> np.ndarray:
     copy = image.copy()
     copy.thumbnail((DISPLAY_SIZE, DISPLAY_SIZE), Image.BILINEAR)
     return np.asarray(copy, np.uint8)
+
+
+def lower_thread_priority(niceness: int = 8) -> None:
+    """Make the calling thread (and the threads it starts, such as TensorFlow's pools) yield
+    the CPU to the GUI thread. On a 2-core machine TensorFlow would otherwise take both cores
+    and the window would stutter. Linux only; elsewhere a no-op."""
+    if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError:
+            pass
 
 
 class ModelWorker(QObject):
@@ -94,6 +108,11 @@ class ModelWorker(QObject):
         self._gradcam = None
         self._last_crop = None
         self._last_request = 0
+
+    @Slot()
+    def prepare_thread(self) -> None:
+        """First thing run in the model thread."""
+        lower_thread_priority()
 
     @Slot(object)
     def load_model(self, model_spec) -> None:
@@ -132,10 +151,11 @@ class ModelWorker(QObject):
         logger.info("Loaded model %s in %.2f s", info.name, info.seconds)
         self.model_loaded.emit(info)
 
-    @Slot(int, object)
-    def analyze(self, request_id: int, source) -> None:
+    @Slot(int, object, object)
+    def analyze(self, request_id: int, source, grid_columns=None) -> None:
         """Classify one image and keep every layer's activations; ``source`` is a path or
-        a ``(name, PIL image)`` pair (pasted images have no file)."""
+        a ``(name, PIL image)`` pair (pasted images have no file). ``grid_columns`` maps
+        layers to tiles per row: their feature grids are drawn here, off the GUI thread."""
         if request_id < self.latest_request or self.classifier is None:
             return  # a newer image was asked for meanwhile, or no model: nothing to show
         started = time.perf_counter()
@@ -152,6 +172,11 @@ class ModelWorker(QObject):
         try:
             analysis = self.classifier.analyze(image)
             display = _display_copy(image)
+            seconds = time.perf_counter() - started
+            from .feature_grid_view import render_grids
+
+            grid_columns = dict(grid_columns or {})
+            grids = render_grids(analysis.activations, grid_columns)
         except Exception as error:
             logger.exception("Analyzing %s failed", name)
             self.error_occurred.emit(short_error_message(error))
@@ -160,7 +185,7 @@ class ModelWorker(QObject):
         self._last_request = request_id
         self.image_analyzed.emit(
             ImageResult(
-                request_id, name, path, display, image.size, analysis, time.perf_counter() - started
+                request_id, name, path, display, image.size, analysis, seconds, grids, grid_columns
             )
         )
 
@@ -223,7 +248,7 @@ class ModelService(QObject):
     """The window's handle on the model thread: starts it, sends requests, stops it."""
 
     load_requested = Signal(object)
-    analyze_requested = Signal(int, object)
+    analyze_requested = Signal(int, object, object)
     batch_requested = Signal(object)
     gradcam_requested = Signal(int, int)
 
@@ -237,17 +262,18 @@ class ModelService(QObject):
         self.analyze_requested.connect(self.worker.analyze)
         self.batch_requested.connect(self.worker.classify_batch)
         self.gradcam_requested.connect(self.worker.compute_gradcam)
+        self.thread.started.connect(self.worker.prepare_thread)
         self._next_request = 0
         self.thread.start()
 
     def load_model(self, model_spec=None) -> None:
         self.load_requested.emit(model_spec)
 
-    def analyze(self, source) -> int:
+    def analyze(self, source, grid_columns=None) -> int:
         """Ask for one image's analysis; returns the request id its result will carry."""
         self._next_request += 1
         self.worker.latest_request = self._next_request
-        self.analyze_requested.emit(self._next_request, source)
+        self.analyze_requested.emit(self._next_request, source, grid_columns)
         return self._next_request
 
     def classify_batch(self, paths) -> None:

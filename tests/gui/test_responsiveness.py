@@ -1,0 +1,103 @@
+"""The window never freezes, and appears before TensorFlow is imported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+
+from alexnet_tf.model import NAMED_LAYERS
+from tests.gui.conftest import MODEL_TIMEOUT_MS
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_GAP_SECONDS = 0.100
+
+
+class EventLoopGapMeter:
+    """Ticks every 5 ms on the GUI thread and records the longest time between ticks."""
+
+    def __init__(self):
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._on_timeout)
+        self.longest = 0.0
+        self._last = None
+
+    def _on_timeout(self):
+        now = time.perf_counter()
+        if self._last is not None:
+            self.longest = max(self.longest, now - self._last)
+        self._last = now
+
+    def start(self):
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self):
+        self.timer.stop()
+
+
+def test_event_loop_never_stalls_while_classifying_and_rendering(qtbot, window, photos):
+    meter = EventLoopGapMeter()
+    meter.start()
+    for _round in range(2):
+        for photo in photos:
+            window.open_paths([photo])
+            qtbot.waitUntil(
+                lambda p=photo: (
+                    window.current_result is not None and window.current_result.name == p.name
+                ),
+                timeout=MODEL_TIMEOUT_MS,
+            )
+            for name in NAMED_LAYERS:  # every view redraws, as a user clicking through does
+                window.layer_view.select_layer(name)
+                qtbot.wait(10)
+            window.tabs.setCurrentWidget(window.gradcam_view)
+            qtbot.waitUntil(
+                lambda: window.gradcam_view.heatmap is not None, timeout=MODEL_TIMEOUT_MS
+            )
+            window.tabs.setCurrentWidget(window.layer_view)
+    window.open_paths(photos * 4)  # a batch, progressively filled
+    qtbot.waitUntil(lambda: not window.batch_view.running, timeout=MODEL_TIMEOUT_MS)
+    meter.stop()
+    assert meter.longest < MAX_GAP_SECONDS, f"event loop stalled for {meter.longest * 1000:.0f} ms"
+
+
+def test_importing_the_app_does_not_import_tensorflow():
+    code = (
+        "import sys, pkgutil, importlib, app\n"
+        "names = [m.name for m in pkgutil.iter_modules(app.__path__, 'app.')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'alexnet_tf.inference', 'alexnet_tf.model')"
+        " if m in sys.modules]\n"
+        "print(len(names), ','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    count, _, heavy = result.stdout.strip().splitlines()[-1].partition(" ")
+    assert int(count) >= 10
+    assert heavy.strip() == "", f"importing the app imported {heavy}"
+
+
+def test_window_opens_without_loading_tensorflow(tmp_path):
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.main_window import MainWindow\n"
+        "window = MainWindow()\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "print('visible', window.isVisible(), 'tensorflow' in sys.modules)\n"
+        "window.close()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "visible True False"
