@@ -528,7 +528,13 @@ class TrainingJob:
                         write_scalar("val/loss", val_loss, done_steps)
                         write_scalar("val/accuracy", val_accuracy, done_steps)
                 writer.flush()
-            save(epoch + 1, 0)
+            # Checkpoint at most every checkpoint_seconds (a full checkpoint is ~0.5 GB);
+            # always on a stop request. The last epoch needs none: the model is saved next.
+            last_epoch = epoch + 1 == s.epochs
+            if self.stop() or (
+                not last_epoch and time.monotonic() - last_save >= s.checkpoint_seconds
+            ):
+                save(epoch + 1, 0)
             self._check_stop()
 
         self._phase("save", "Saving the model and evaluating it...")
