@@ -175,7 +175,7 @@ def _csv_text(records: list[dict], top: int) -> str:
         for rank in range(top):
             if rank < len(predictions):
                 p = predictions[rank]
-                row += [p["label"], p["index"], f"{p['probability']:.6g}"]
+                row += [p["label"], p["index"], p["probability"]]
             else:
                 row += ["", "", ""]
         row.append(record.get("error", ""))
