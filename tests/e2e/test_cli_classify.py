@@ -101,10 +101,17 @@ def test_without_weights_it_says_how_to_get_them_and_prints_no_classes(photos, t
     assert result.stdout == ""
     assert "alexnet-studio weights download" in result.stderr
     assert "alexnet-studio weights import" in result.stderr
+    out = tmp_path / "x.png"
     assert (
-        run_cli("features", photos / "jpeg.jpg", "--layer", "conv1", "--out", "x.png").returncode
-        == 2
+        run_cli("features", photos / "jpeg.jpg", "--layer", "conv1", "--out", out).returncode == 2
     )
+    assert not out.exists()
+
+
+def test_a_model_that_cannot_be_loaded_is_named(photos, tmp_path):
+    result = run_cli("classify", photos, "--model", tmp_path / "missing.keras")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "missing.keras: model file not found" in result.stderr
 
 
 def test_features_grid_of_a_layer_is_a_png_of_the_expected_grid(weights, photos, tmp_path):
