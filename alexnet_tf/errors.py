@@ -43,3 +43,7 @@ class ModelLoadError(AlexNetStudioError):
 
 class DatasetError(AlexNetStudioError):
     """A dataset folder cannot be used for training; the message lists what to fix."""
+
+
+class ExportError(AlexNetStudioError):
+    """A trained model cannot be exported (no model yet, bad format, destination exists)."""
