@@ -70,7 +70,7 @@ class GradCamView(QWidget):
             return  # the user chose another class meanwhile
         self.heatmap = heatmap
         self.heatmap_class = class_index
-        self.view.set_overlay(heat_overlay(heatmap))
+        self.view.set_overlay(heat_overlay(heatmap, min_alpha=0, max_alpha=190))
 
     def clear(self) -> None:
         self.view.set_image(None)

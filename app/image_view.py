@@ -108,7 +108,9 @@ class ImageView(QWidget):
             painter.drawText(label, Qt.AlignmentFlag.AlignLeft, "227×227 the network sees")
 
 
-def heat_overlay(values: np.ndarray, size: int = 227, max_alpha: int = 170) -> np.ndarray:
+def heat_overlay(
+    values: np.ndarray, size: int = 227, min_alpha: int = 40, max_alpha: int = 170
+) -> np.ndarray:
     """Colour a 0..1 map with viridis, alpha rising with the value, at ``size`` x ``size``."""
     from PIL import Image
 
@@ -119,5 +121,5 @@ def heat_overlay(values: np.ndarray, size: int = 227, max_alpha: int = 170) -> n
     resized = np.clip(resized, 0.0, 1.0)
     rgba = np.empty((size, size, 4), np.uint8)
     rgba[..., :3] = colorize(resized)
-    rgba[..., 3] = (40 + resized * (max_alpha - 40)).astype(np.uint8)
+    rgba[..., 3] = (min_alpha + resized * (max_alpha - min_alpha)).astype(np.uint8)
     return rgba

@@ -58,7 +58,7 @@ class ChannelDetail(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.stats)
-        self.setFixedWidth(270)
+        self.setFixedWidth(250)
 
     def show_channel(self, layer: str, channel: int, values: np.ndarray, crop_rgb) -> None:
         self.title.setText(f"{layer} · channel {channel}")
@@ -87,12 +87,13 @@ class LayerView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.layer_list = QListWidget()
-        self.layer_list.setFixedWidth(230)
+        self.layer_list.setFixedWidth(150)
         self.layer_list.currentRowChanged.connect(self._on_current_row_changed)
         self.heading = QLabel("Layers")
         self.heading.setObjectName("heading")
         self.subheading = QLabel("Classify an image to see what each layer computed.")
         self.subheading.setObjectName("muted")
+        self.subheading.setWordWrap(True)
         self.grid = FeatureGridView()
         self.grid.channel_clicked.connect(self._on_channel_clicked)
         self.fc_plot = FcPlot()
@@ -127,7 +128,7 @@ class LayerView(QWidget):
         self.layer_list.blockSignals(True)
         self.layer_list.clear()
         for name, shape in shapes.items():
-            item = QListWidgetItem(f"{name}\n{format_shape(shape)}  ·  {describe_layer(name)}")
+            item = QListWidgetItem(f"{name}\n{format_shape(shape)}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(f"{name}: output {format_shape(shape)}, {describe_layer(name)}")
             self.layer_list.addItem(item)

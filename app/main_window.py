@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.image_title.setObjectName("heading")
         self.image_caption = QLabel("Drop images or a folder anywhere in the window.")
         self.image_caption.setObjectName("muted")
+        self.image_caption.setWordWrap(True)
         self.image_view = ImageView("Drop images or a folder here\n\nCtrl+O open · Ctrl+V paste")
         self.predictions = PredictionsView()
         self.predictions.class_chosen.connect(self._on_class_chosen)
@@ -114,7 +115,7 @@ class MainWindow(QMainWindow):
         left_layout.addSpacing(6)
         left_layout.addWidget(predictions_title)
         left_layout.addWidget(self.predictions)
-        left.setMinimumWidth(340)
+        left.setMinimumWidth(320)
 
         self.layer_view = LayerView()
         self.filters_view = FiltersView()
@@ -135,7 +136,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([400, 860])
+        splitter.setSizes([380, 880])
         splitter.setHandleWidth(10)
 
         central = QWidget()

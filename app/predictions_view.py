@@ -100,6 +100,3 @@ class PredictionsView(QWidget):
                 Qt.AlignmentFlag.AlignRight,
                 f"{prediction.probability:.1%}",
             )
-            if chosen:
-                painter.setPen(QColor(style.ACCENT))
-                painter.drawText(QRectF(0, top, width + 4, 18), Qt.AlignmentFlag.AlignRight, "◉")

@@ -1,0 +1,93 @@
+"""Regenerate docs/screenshots/*.png from the real app (run under Xvfb at 1280x800).
+
+    xvfb-run -s "-screen 0 1280x800x24" python docs/make_screenshots.py
+
+Uses random stand-in weights in a temporary data folder and generated pictures, so the
+predictions are meaningless: the screenshots show the app, not AlexNet's accuracy.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["ALEXNET_STUDIO_HOME"] = tempfile.mkdtemp(prefix="alexnet-screenshots-")
+OUT = ROOT / "docs" / "screenshots"
+
+
+def main() -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from tests.gui.conftest import write_photo
+    from tests.model_fixtures import install_random_weights
+
+    app = QApplication(sys.argv[:1])
+    from app.main_window import MainWindow
+    from app.style import apply_style
+
+    apply_style(app)
+    photos = Path(os.environ["ALEXNET_STUDIO_HOME"]) / "photos"
+    photos.mkdir()
+    paths = [write_photo(photos / f"photo_{i}.jpg", i, (640, 480)) for i in range(1, 7)]
+
+    def wait(condition, seconds=180):
+        end = time.time() + seconds
+        while not condition() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def settle(seconds=0.4):
+        end = time.time() + seconds
+        while time.time() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def shot(window, name):
+        settle()
+        window.grab().save(str(OUT / f"{name}.png"))
+        print("wrote", OUT / f"{name}.png")
+
+    # 1. No weights installed: the banner.
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    window.start()
+    wait(lambda: window.banner.isVisible())
+    shot(window, "missing_weights")
+    window.close()
+
+    install_random_weights()
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    window.start()
+    wait(lambda: window.model_ready)
+    window.open_paths([paths[0]])
+    wait(lambda: window.current_result is not None)
+    window.layer_view.select_layer("conv2")
+    settle()
+    grid = window.layer_view.grid
+    window.layer_view._on_channel_clicked(11)
+    grid.selected_channel = 11
+    shot(window, "layers_conv2")
+    window.layer_view.select_layer("fc7")
+    shot(window, "layers_fc7")
+    window.tabs.setCurrentWidget(window.gradcam_view)
+    wait(lambda: window.gradcam_view.heatmap is not None)
+    shot(window, "gradcam")
+    window.tabs.setCurrentWidget(window.filters_view)
+    shot(window, "conv1_filters")
+    window.open_paths([photos])
+    wait(lambda: not window.batch_view.running)
+    shot(window, "batch")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
