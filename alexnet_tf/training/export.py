@@ -1,0 +1,167 @@
+"""Export a fine-tuned model from a job folder: ``.keras``, TensorFlow SavedModel or TFLite.
+
+Every export carries the class names: a ``labels.json`` (the job's own,
+``{"labels": [...], "preprocessing": "caffe-bvlc-227"}``) beside the model file, or inside the
+SavedModel folder. Each export is built in a temporary file or folder beside the destination
+and moved into place with ``os.replace``, so an interrupted export leaves no half-written model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import ExportError
+from ..fileio import atomic_path, write_json_atomic
+
+FORMATS = ("keras", "savedmodel", "tflite")
+LABELS_FILE = "labels.json"
+
+
+def _job_model(job_dir: Path) -> tuple[Path, dict]:
+    """The job's ``model.keras`` and the content of its ``labels.json``, checked."""
+    if not job_dir.is_dir():
+        raise ExportError(f"{job_dir}: no such job folder.")
+    model_file = job_dir / "model" / "model.keras"
+    labels_file = job_dir / "model" / LABELS_FILE
+    if not model_file.is_file():
+        state = None
+        with contextlib.suppress(OSError, ValueError):
+            state = json.loads((job_dir / "status.json").read_text(encoding="utf-8")).get("state")
+        if state is None and not (job_dir / "job.json").is_file():
+            raise ExportError(f"{job_dir}: not a training job folder (no job.json, no model).")
+        hint = {
+            "running": "the job is still running; export it when it has finished",
+            "cancelled": "it was cancelled; finish it with "
+            f"`alexnet-studio train --resume {job_dir}`",
+            "failed": f"it failed (see {job_dir / 'log.txt'}); fix the cause and resume it",
+        }.get(state, "the job has not finished")
+        raise ExportError(
+            f"{job_dir}: no trained model yet (model/model.keras is missing): {hint}."
+        )
+    try:
+        labels = json.loads(labels_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(f"{labels_file}: missing; the job's model has no class names.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ExportError(f"{labels_file}: not readable JSON ({error}).") from None
+    if not isinstance(labels, dict) or not isinstance(labels.get("labels"), list):
+        raise ExportError(f'{labels_file}: expected {{"labels": ["name", ...], ...}}.')
+    return model_file, labels
+
+
+def _is_export_folder(folder: Path) -> bool:
+    return (folder / "saved_model.pb").is_file() or (folder / "model.keras").is_file()
+
+
+def _check_destination(out: Path, as_folder: bool, labels_path: Path, labels: dict, force: bool):
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise ExportError(f"{out} already exists; choose another path or pass --force.")
+        if out.is_dir() and not out.is_symlink() and not (as_folder and _is_export_folder(out)):
+            # --force replaces an earlier export, never an arbitrary folder of the user's.
+            raise ExportError(
+                f"{out} is a folder that is not an earlier export; refusing to replace it."
+            )
+    if not as_folder and labels_path.exists() and not force:
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(labels_path.read_text(encoding="utf-8")) == labels:
+                return
+        raise ExportError(
+            f"{labels_path} already exists with other class names; export into another folder "
+            "or pass --force."
+        )
+
+
+def _replace_folder(source: Path, destination: Path) -> None:
+    """Move the finished folder ``source`` to ``destination``, replacing an earlier export."""
+    old = None
+    if destination.exists() or destination.is_symlink():
+        old = destination.with_name(f".{destination.name}.old-{os.getpid()}")
+        os.replace(destination, old)
+    os.replace(source, destination)
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink()
+
+
+def _load(job_dir: Path):
+    from ..inference import Classifier
+
+    # Classifier.load is the one loader of model files: safe mode on, AlexNet checked.
+    return Classifier.load(job_dir).model
+
+
+def _export_saved_model(model, folder: Path) -> None:
+    model.export(str(folder), format="tf_saved_model", verbose=False)
+
+
+def _tflite_bytes(model, workdir: Path) -> bytes:
+    import tensorflow as tf
+
+    saved = workdir / "saved_model"
+    _export_saved_model(model, saved)
+    return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+
+
+def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
+    """Export a job's trained model with its class names.
+
+    Args:
+        job_dir: a training job folder with ``model/model.keras`` and ``model/labels.json``.
+        fmt: ``"keras"`` (a ``.keras`` file; ``out`` without that suffix becomes a folder with
+            ``model.keras`` and ``labels.json``), ``"savedmodel"`` (a folder that TensorFlow
+            Serving and ``tf.saved_model.load`` read; endpoint ``serve``, labels inside) or
+            ``"tflite"`` (a ``.tflite`` file; input ``(1, 227, 227, 3)``, resizable batch).
+        out: the destination path.
+        force: replace an existing export at ``out`` (and its ``labels.json``).
+
+    Returns:
+        The path of the exported model.
+
+    Raises:
+        ExportError: unknown format, the job has no finished model, or ``out`` exists.
+        ModelLoadError: the job's model file is damaged or refused by safe mode.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}. Received: fmt={fmt!r}")
+    job_dir = Path(job_dir).expanduser().absolute()
+    out = Path(out).expanduser().absolute()
+    model_file, labels = _job_model(job_dir)
+    as_folder = fmt == "savedmodel" or (fmt == "keras" and out.suffix.lower() != ".keras")
+    labels_path = out / LABELS_FILE if as_folder else out.with_name(LABELS_FILE)
+    _check_destination(out, as_folder, labels_path, labels, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    if fmt == "keras" and not as_folder:
+        _load(job_dir)  # refuse to export a damaged or unsafe file
+        with atomic_path(out, suffix=".keras") as temporary:
+            shutil.copyfile(model_file, temporary)
+        write_json_atomic(labels_path, labels)
+        return out
+
+    model = _load(job_dir)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as workdir:
+        workdir = Path(workdir)
+        if fmt == "tflite":
+            data = _tflite_bytes(model, workdir)
+            with atomic_path(out) as temporary:
+                temporary.write_bytes(data)
+            write_json_atomic(labels_path, labels)
+            return out
+        folder = workdir / "export"
+        if fmt == "savedmodel":
+            _export_saved_model(model, folder)
+        else:  # a keras folder: model.keras + labels.json
+            folder.mkdir()
+            with atomic_path(folder / "model.keras", suffix=".keras") as temporary:
+                shutil.copyfile(model_file, temporary)
+        write_json_atomic(folder / LABELS_FILE, labels)
+        _replace_folder(folder, out)
+    return out

@@ -1,0 +1,131 @@
+"""Export of a job's model: each format loads elsewhere and predicts what the job's model does."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from alexnet_tf.errors import ExportError
+from alexnet_tf.fileio import write_json_atomic
+from alexnet_tf.training.export import export_model
+from tests.datasets import make_class_image
+
+LABELS = {"labels": ["blobs", "stripes", "checkers"], "preprocessing": "caffe-bvlc-227"}
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """A finished job folder with a 3-class AlexNet, and its probabilities on a few images."""
+    import keras
+
+    from alexnet_tf.model import build_alexnet
+    from alexnet_tf.preprocess import preprocess_image
+
+    keras.utils.set_random_seed(7)
+    model = build_alexnet(num_classes=3)
+    fc8 = model.get_layer("fc8")
+    kernel, bias = fc8.get_weights()
+    fc8.set_weights([kernel * 20, bias])  # peaked outputs, so a wrong export shows
+    root = tmp_path_factory.mktemp("job")
+    (root / "model").mkdir()
+    model.save(root / "model" / "model.keras")
+    write_json_atomic(root / "model" / "labels.json", LABELS)
+    write_json_atomic(root / "status.json", {"state": "finished"})
+    rng = np.random.default_rng(3)
+    inputs = np.stack([preprocess_image(make_class_image(i % 3, 96, rng)) for i in range(4)])
+    return root, inputs, model.predict_on_batch(inputs)
+
+
+def test_keras_file_loads_with_labels_and_agrees(job, tmp_path):
+    from alexnet_tf.inference import Classifier
+
+    root, inputs, expected = job
+    out = export_model(root, "keras", tmp_path / "exports" / "birds.keras")
+    assert out == tmp_path / "exports" / "birds.keras"
+    assert json.loads((out.parent / "labels.json").read_text()) == LABELS
+    classifier = Classifier.load(out)
+    assert classifier.labels == tuple(LABELS["labels"])
+    np.testing.assert_allclose(classifier.model.predict_on_batch(inputs), expected, atol=1e-6)
+    # Nothing half-written is left beside it.
+    assert sorted(p.name for p in out.parent.iterdir()) == ["birds.keras", "labels.json"]
+
+
+def test_savedmodel_serves_and_agrees(job, tmp_path):
+    import tensorflow as tf
+
+    root, inputs, expected = job
+    out = export_model(root, "savedmodel", tmp_path / "served")
+    assert json.loads((out / "labels.json").read_text()) == LABELS
+    served = tf.saved_model.load(str(out))
+    np.testing.assert_allclose(served.serve(tf.constant(inputs)).numpy(), expected, atol=1e-5)
+    assert [p.name for p in tmp_path.iterdir()] == ["served"]  # the temporary folder is gone
+
+
+def test_tflite_gives_the_same_top1(job, tmp_path):
+    import tensorflow as tf
+
+    root, inputs, expected = job
+    out = export_model(root, "tflite", tmp_path / "model.tflite")
+    assert json.loads((tmp_path / "labels.json").read_text()) == LABELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+        interpreter = tf.lite.Interpreter(model_path=str(out))
+    tensor_in = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(tensor_in, list(inputs.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(tensor_in, inputs)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert got.argmax(axis=1).tolist() == expected.argmax(axis=1).tolist()
+    np.testing.assert_allclose(got, expected, atol=1e-3)  # float32 kernels differ slightly
+
+
+def test_existing_destination_needs_force(job, tmp_path):
+    from alexnet_tf.cli import run
+    from alexnet_tf.inference import Classifier
+
+    root, _, _ = job
+    out = tmp_path / "model.keras"
+    out.write_bytes(b"an older file")
+    with pytest.raises(ExportError, match="already exists.*--force"):
+        export_model(root, "keras", out)
+    assert out.read_bytes() == b"an older file"
+    assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 1
+    assert run(["export", str(root), "--format", "keras", "--out", str(out), "--force"]) == 0
+    assert Classifier.load(out).labels == tuple(LABELS["labels"])
+
+    # A keras export without the .keras suffix is a folder Classifier.load reads; --force
+    # replaces an earlier export folder but never some other folder of the user's.
+    folder = export_model(root, "keras", tmp_path / "bundle")
+    assert sorted(p.name for p in folder.iterdir()) == ["labels.json", "model.keras"]
+    assert export_model(root, "keras", folder, force=True) == folder
+    assert Classifier.load(folder).labels == tuple(LABELS["labels"])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(ExportError, match="not an earlier export"):
+        export_model(root, "savedmodel", photos, force=True)
+    assert (photos / "holiday.jpg").read_bytes() == b"precious"
+
+
+def test_unfinished_or_missing_jobs_are_explained(tmp_path):
+    with pytest.raises(ExportError, match="no such job folder"):
+        export_model(tmp_path / "nope", "keras", tmp_path / "x.keras")
+    running = tmp_path / "running"
+    (running / "model").mkdir(parents=True)
+    write_json_atomic(running / "job.json", {"settings": {}})
+    write_json_atomic(running / "status.json", {"state": "running"})
+    with pytest.raises(ExportError, match="no trained model yet.*still running"):
+        export_model(running, "tflite", tmp_path / "x.tflite")
+    write_json_atomic(running / "status.json", {"state": "cancelled"})
+    with pytest.raises(ExportError, match="--resume"):
+        export_model(running, "savedmodel", tmp_path / "x")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ExportError, match="not a training job folder"):
+        export_model(tmp_path / "empty", "keras", tmp_path / "x.keras")
+    with pytest.raises(ExportError, match="Received: fmt='onnx'"):
+        export_model(running, "onnx", tmp_path / "x.onnx")
+    assert not any(p.name.startswith("x") for p in tmp_path.iterdir())
