@@ -95,14 +95,16 @@ def test_existing_destination_needs_force(job, tmp_path):
     assert out.read_bytes() == b"an older file"
     assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 1
     assert run(["export", str(root), "--format", "keras", "--out", str(out), "--force"]) == 0
-    assert Classifier.load(out).labels == tuple(LABELS["labels"])
+    assert out.read_bytes() == (root / "model" / "model.keras").read_bytes()
 
     # A keras export without the .keras suffix is a folder Classifier.load reads; --force
     # replaces an earlier export folder but never some other folder of the user's.
     folder = export_model(root, "keras", tmp_path / "bundle")
     assert sorted(p.name for p in folder.iterdir()) == ["labels.json", "model.keras"]
-    assert export_model(root, "keras", folder, force=True) == folder
     assert Classifier.load(folder).labels == tuple(LABELS["labels"])
+    (folder / "labels.json").write_text("{}")
+    assert export_model(root, "keras", folder, force=True) == folder
+    assert json.loads((folder / "labels.json").read_text()) == LABELS
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "holiday.jpg").write_bytes(b"precious")
