@@ -43,6 +43,11 @@ _SKIP_REASONS = {
 }
 
 
+def _text(path: Path) -> str:
+    """``str(path)`` made printable: bytes that are not UTF-8 become U+FFFD (display only)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 @dataclass(frozen=True)
 class ScanItem:
     """An accepted image: its path, its label (index into ``DatasetScan.classes``), its sha1."""
@@ -108,8 +113,8 @@ class DatasetScan:
             "fingerprint": self.fingerprint,
             "errors": list(self.errors),
             "warnings": list(self.warnings),
-            "refused": [{"path": str(r.path), "reason": r.reason} for r in self.refused],
-            "skipped": [{"path": str(r.path), "reason": r.reason} for r in self.skipped],
+            "refused": [{"path": _text(r.path), "reason": r.reason} for r in self.refused],
+            "skipped": [{"path": _text(r.path), "reason": r.reason} for r in self.skipped],
             "items": [{"path": str(i.path), "label": i.label, "sha1": i.sha1} for i in self.items],
         }
 
@@ -161,7 +166,11 @@ def _list_dir(folder: Path, refused: list[RefusedFile]) -> list[os.DirEntry]:
 
 
 def _classify_entry(entry: os.DirEntry) -> tuple[str, str | None]:
-    """``("dir"|"file"|"skip", reason)`` for one entry, looking at the link itself (lstat)."""
+    """``("dir"|"file"|"skip"|"refuse", reason)`` for one entry, looking at the link itself."""
+    try:
+        entry.name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate-escaped by Python)
+        return "refuse", "the name is not valid UTF-8 text (rename it)"
     try:
         mode = entry.stat(follow_symlinks=False).st_mode
     except OSError as error:  # vanished or unreadable metadata
@@ -194,6 +203,8 @@ def _class_files(
                 pending.append(path)
             elif kind == "file":
                 files.append(path)
+            elif kind == "refuse":
+                refused.append(RefusedFile(path, reason))
             else:
                 skipped.append(RefusedFile(path, reason))
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
@@ -326,6 +337,8 @@ def scan_dataset(
             scan.skipped.append(
                 RefusedFile(path, "not inside a class folder (put images in one folder per class)")
             )
+        elif kind == "refuse":
+            scan.refused.append(RefusedFile(path, reason))
         else:
             scan.skipped.append(RefusedFile(path, reason))
     class_folders.sort(key=lambda p: p.name)

@@ -359,3 +359,22 @@ def test_on_image_exception_stops_the_scan(tmp_path):
     with pytest.raises(Stop):
         scan_dataset(root, on_image=on_image)
     assert len(seen) == 2
+
+
+def test_names_that_are_not_utf8_are_refused_and_the_report_stays_printable(tmp_path):
+    root = tmp_path / "data"
+    write_images(root / "cat", 2)
+    write_images(root / "dog", 2, label=1)
+    bad_name = os.fsencode(root / "cat") + b"/caf\xe9.png"  # Latin-1 bytes, not UTF-8
+    try:
+        with open(bad_name, "wb") as file:
+            make_class_image(0, 32).save(file, "PNG")
+    except OSError as error:  # some file systems refuse such names outright
+        pytest.skip(f"this file system does not store non-UTF-8 names: {error}")
+    scan = scan_dataset(root)
+    assert scan.counts() == {"cat": 2, "dog": 2}
+    [refused] = scan.refused
+    assert refused.path == Path(os.fsdecode(bad_name)) and "not valid UTF-8" in refused.reason
+    text = json.dumps(scan.to_dict(), ensure_ascii=False)
+    assert "caf\ufffd.png" in text
+    text.encode("utf-8")  # what scan --json prints
