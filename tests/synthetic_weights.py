@@ -133,15 +133,15 @@ def _key(field: int, wire: int) -> bytes:
     return _varint(field << 3 | wire)
 
 
-def _bytes_field(field: int, payload: bytes) -> bytes:
+def field_bytes(field: int, payload: bytes) -> bytes:
     return _key(field, 2) + _varint(len(payload)) + payload
 
 
-def _varint_field(field: int, value: int) -> bytes:
+def field_varint(field: int, value: int) -> bytes:
     return _key(field, 0) + _varint(value)
 
 
-def _blob_v1(array: np.ndarray, role: str) -> bytes:
+def blob_v1(array: np.ndarray, role: str) -> bytes:
     """Old-style BlobProto: always 4-D num/channels/height/width, packed float data."""
     if role == "bias":
         dims = (1, 1, 1, array.size)
@@ -149,21 +149,21 @@ def _blob_v1(array: np.ndarray, role: str) -> bytes:
         dims = (1, 1, *array.shape)
     else:
         dims = array.shape
-    fields = b"".join(_varint_field(f, d) for f, d in zip((1, 2, 3, 4), dims, strict=True))
-    return fields + _bytes_field(5, array.astype("<f4").tobytes())
+    fields = b"".join(field_varint(f, d) for f, d in zip((1, 2, 3, 4), dims, strict=True))
+    return fields + field_bytes(5, array.astype("<f4").tobytes())
 
 
-def _blob_v2(array: np.ndarray, encoding: str) -> bytes:
+def blob_v2(array: np.ndarray, encoding: str) -> bytes:
     """New-style BlobProto: BlobShape (packed dims) and the data as ``encoding`` says."""
-    shape = _bytes_field(1, b"".join(_varint(d) for d in array.shape))
-    blob = _bytes_field(7, shape)
+    shape = field_bytes(1, b"".join(_varint(d) for d in array.shape))
+    blob = field_bytes(7, shape)
     flat = array.reshape(-1)
     if encoding == "packed":
-        return blob + _bytes_field(5, flat.astype("<f4").tobytes())
+        return blob + field_bytes(5, flat.astype("<f4").tobytes())
     if encoding == "unpacked":  # one field-5 record per float
         return blob + b"".join(_key(5, 5) + v.tobytes() for v in flat.astype("<f4"))
     if encoding == "packed_double":
-        return blob + _bytes_field(8, flat.astype("<f8").tobytes())
+        return blob + field_bytes(8, flat.astype("<f8").tobytes())
     if encoding == "unpacked_double":
         return blob + b"".join(_key(8, 1) + v.tobytes() for v in flat.astype("<f8"))
     raise ValueError(encoding)
@@ -183,38 +183,49 @@ def write_caffemodel(path: Path, weights, version: str = "v1") -> Path:
     as doubles to cover those encodings.
     """
     with open(path, "wb") as file:
-        file.write(_bytes_field(1, b"AlexNet"))
+        file.write(field_bytes(1, b"AlexNet"))
         previous = "data"
         for name, v1_type, v2_type in _NET:
             blobs = []
             if name in weights:
                 w, b = weights[name]
                 if version == "v1":
-                    blobs = [_blob_v1(w, "weights"), _blob_v1(b, "bias")]
+                    blobs = [blob_v1(w, "weights"), blob_v1(b, "bias")]
                 else:
                     encoding = _V2_BIAS_ENCODING.get(name, "packed")
-                    blobs = [_blob_v2(w, "packed"), _blob_v2(b, encoding)]
+                    blobs = [blob_v2(w, "packed"), blob_v2(b, encoding)]
             if version == "v1":
                 layer = (
-                    _bytes_field(2, previous.encode())  # bottom
-                    + _bytes_field(3, name.encode())  # top
-                    + _bytes_field(4, name.encode())
-                    + _varint_field(5, v1_type)
-                    + b"".join(_bytes_field(6, blob) for blob in blobs)
+                    field_bytes(2, previous.encode())  # bottom
+                    + field_bytes(3, name.encode())  # top
+                    + field_bytes(4, name.encode())
+                    + field_varint(5, v1_type)
+                    + b"".join(field_bytes(6, blob) for blob in blobs)
                 )
-                file.write(_bytes_field(2, layer))
+                file.write(field_bytes(2, layer))
             else:
                 layer = (
-                    _bytes_field(1, name.encode())
-                    + _bytes_field(2, v2_type.encode())
-                    + _bytes_field(3, previous.encode())
-                    + _bytes_field(4, name.encode())
-                    + b"".join(_bytes_field(7, blob) for blob in blobs)
-                    + _bytes_field(106, _varint_field(1, 96))  # a convolution_param to skip
+                    field_bytes(1, name.encode())
+                    + field_bytes(2, v2_type.encode())
+                    + field_bytes(3, previous.encode())
+                    + field_bytes(4, name.encode())
+                    + b"".join(field_bytes(7, blob) for blob in blobs)
+                    + field_bytes(106, field_varint(1, 96))  # a convolution_param to skip
                 )
-                file.write(_bytes_field(100, layer))
+                file.write(field_bytes(100, layer))
             previous = name
     return Path(path)
+
+
+@functools.cache
+def reference_case() -> tuple[np.ndarray, np.ndarray]:
+    """A random preprocessed-like input (227, 227, 3) and the Caffe reference fc8 for it,
+    computed once per process by the independent NumPy forward pass."""
+    from tests.caffe_reference import alexnet_forward
+
+    image = np.random.default_rng(1).uniform(-120, 130, (227, 227, 3)).astype(np.float32)
+    fc8 = alexnet_forward(image.transpose(2, 0, 1), bvlc_files()["weights"])["fc8"]
+    return image, fc8
 
 
 @functools.cache
@@ -292,3 +303,19 @@ def write_py2_style_npy(path: Path, layers: dict[str, list[np.ndarray]]) -> Path
         np.lib.format.write_array_header_1_0(file, header)
         file.write(pickled)
     return Path(path)
+
+
+def installed_model_fc8(image: np.ndarray) -> np.ndarray:
+    """fc8 (the softmax input) of the installed ImageNet model on one (227, 227, 3) image."""
+    import keras
+
+    from alexnet_tf.weights.store import load_imagenet_model
+
+    model = load_imagenet_model()
+    fc8 = keras.Model(model.input, model.get_layer("fc8").output)
+    return np.asarray(fc8(image[None], training=False))[0]
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    """``|actual - expected| / |expected|`` in the Euclidean norm."""
+    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
