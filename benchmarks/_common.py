@@ -41,7 +41,12 @@ def time_calls(fn: Callable[[], object], runs: int) -> list[float]:
 
 
 def interleaved(
-    cases: dict[str, Callable[[], object]], *, rounds: int, runs: int, warmup: int = 3
+    cases: dict[str, Callable[[], object]],
+    *,
+    rounds: int,
+    runs: int,
+    warmup: int = 3,
+    slow: frozenset[str] = frozenset(),
 ) -> dict[str, list[float]]:
     """Time several contenders in alternating rounds so background load affects all alike.
 
@@ -50,17 +55,18 @@ def interleaved(
         rounds: how many times to cycle through all the cases.
         runs: timed calls per case per round.
         warmup: untimed calls per case before the first round (compilation, caches).
+        slow: names of cases so slow that one warm-up call and one timed call per round do.
 
     Returns:
         name -> every timed call's duration in seconds.
     """
-    for fn in cases.values():
-        for _ in range(warmup):
+    for name, fn in cases.items():
+        for _ in range(1 if name in slow else warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
         for name, fn in cases.items():
-            times[name].extend(time_calls(fn, runs))
+            times[name].extend(time_calls(fn, 1 if name in slow else runs))
     return times
 
 
