@@ -10,10 +10,13 @@ symbolic link (links are reported, so a link out of the folder or a link loop is
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,8 @@ __all__ = [
 
 # The largest class at least this many times the smallest is reported as imbalanced.
 IMBALANCE_RATIO = 5
+# Threads that decode files during a scan (at most the number of CPUs).
+DECODE_THREADS = 4
 # Warnings that list files (duplicates) name at most this many, then say how many more.
 MAX_LISTED = 10
 
@@ -218,6 +223,47 @@ def _file_sha1(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_file(path: Path) -> tuple[object, str | None, str | None]:
+    """Decode and hash one file: ``(image, sha1, None)`` or ``(None, None, reason)``."""
+    try:
+        image = load_image(path)
+        sha1 = _file_sha1(path)
+    except ImageLoadError as error:
+        return None, None, error.reason
+    except PermissionError:
+        return None, None, "permission denied (the file is not readable)"
+    except OSError as error:  # e.g. removed between decoding and hashing
+        return None, None, f"cannot be read ({error.strerror or error})"
+    return image, sha1, None
+
+
+def _decoded(candidates: list[tuple[int, Path]]) -> Iterator[tuple[int, Path, tuple]]:
+    """``(label, path, _check_file(path))`` for each candidate, in order.
+
+    Files are decoded by a few threads (Pillow releases the GIL while decoding, so large
+    JPEGs decode in parallel); at most ``workers + 1`` results wait at a time, which bounds
+    the memory held by decoded images.
+    """
+    workers = max(1, min(DECODE_THREADS, os.cpu_count() or 1))
+    remaining = iter(candidates)
+    pending: collections.deque = collections.deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="scan-decode") as pool:
+        try:
+            while True:
+                while len(pending) <= workers:
+                    candidate = next(remaining, None)
+                    if candidate is None:
+                        break
+                    pending.append((*candidate, pool.submit(_check_file, candidate[1])))
+                if not pending:
+                    return
+                label, path, future = pending.popleft()
+                yield label, path, future.result()
+        finally:  # the consumer stopped early (an on_image exception): drop queued work
+            for *_, future in pending:
+                future.cancel()
+
+
 def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -352,22 +398,17 @@ def scan_dataset(
     total = len(candidates)
     if progress is not None:
         progress(0, total)
-    for done, (label, path) in enumerate(candidates, start=1):
-        try:
-            image = load_image(path)
-            sha1 = _file_sha1(path)
-        except ImageLoadError as error:
-            scan.refused.append(RefusedFile(path, error.reason))
-        except PermissionError:
-            scan.refused.append(RefusedFile(path, "permission denied (the file is not readable)"))
-        except OSError as error:  # e.g. removed between decoding and hashing
-            scan.refused.append(RefusedFile(path, f"cannot be read ({error.strerror or error})"))
-        else:
-            scan.items.append(ScanItem(path, label, sha1))
-            if on_image is not None:
-                on_image(path, label, image)
-        if progress is not None:
-            progress(done, total)
+    # closing(): if on_image raises, the decoding threads stop before the exception leaves.
+    with contextlib.closing(_decoded(candidates)) as results:
+        for done, (label, path, (image, sha1, reason)) in enumerate(results, start=1):
+            if reason is not None:
+                scan.refused.append(RefusedFile(path, reason))
+            else:
+                scan.items.append(ScanItem(path, label, sha1))
+                if on_image is not None:
+                    on_image(path, label, image)
+            if progress is not None:
+                progress(done, total)
 
     scan.skipped.sort(key=lambda r: str(r.path))
     scan.refused.sort(key=lambda r: str(r.path))
