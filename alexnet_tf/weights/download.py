@@ -156,8 +156,8 @@ def download_file(
         ) from None
     if total is not None and done != total:
         raise DownloadError(
-            f"Downloading {url} stopped after {done} of {total} bytes; "
-            "run the download again to resume."
+            f"Downloading {url} was cut after {done} of {total} bytes (the connection "
+            "closed early); run the download again to resume."
         )
     if expected_sha1:
         actual = file_sha1(part)
