@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 
 def install_synthetic_imagenet_weights(home: Path) -> Path:
@@ -319,3 +320,11 @@ def installed_model_fc8(image: np.ndarray) -> np.ndarray:
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """``|actual - expected| / |expected|`` in the Euclidean norm."""
     return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
+
+
+@pytest.fixture(autouse=True)
+def discard_installed_weights(studio_home):
+    """Delete the 244 MB of installed weights after each test of a module that imports this
+    (pytest keeps recent temporary folders, which would otherwise pile up gigabytes)."""
+    yield
+    (Path(studio_home) / "weights" / "bvlc_alexnet.weights.h5").unlink(missing_ok=True)

@@ -12,6 +12,7 @@ container ``np.save`` wraps the dict in.
 from __future__ import annotations
 
 import io
+import math
 import pickle
 from pathlib import Path
 
@@ -104,7 +105,7 @@ class _Array:
     def to_numpy(self, source) -> np.ndarray:
         """The numeric array (object arrays are resolved by ``_resolve``)."""
         dtype = self.dtype.to_numpy()
-        count = int(np.prod(self.shape, dtype=np.int64))
+        count = math.prod(self.shape)  # Python ints: no overflow
         if len(self.data) != count * dtype.itemsize:
             raise WeightsError(
                 f"{source}: damaged array: shape {self.shape} of {dtype} needs "
@@ -124,6 +125,10 @@ def _reconstruct(cls, shape, typecode):
 
 def _frombuffer(buffer, dtype, shape, order):
     """Stand-in for ``numpy.core.numeric._frombuffer`` (pickle protocol 5 arrays)."""
+    if not isinstance(buffer, (bytes, bytearray, pickle.PickleBuffer)):
+        raise _Refused("an array built from something other than bytes")
+    if not isinstance(shape, (tuple, list)):
+        raise _Refused(f"an array with shape {shape!r}")
     array = _Array()
     array.__setstate__((1, tuple(shape), dtype, order == "F", bytes(buffer)))
     return array

@@ -10,6 +10,7 @@ from alexnet_tf.weights import store
 from alexnet_tf.weights.caffemodel import read_caffemodel_blobs, read_caffemodel_weights
 from tests.synthetic_weights import (
     bvlc_files,
+    discard_installed_weights,  # noqa: F401 (autouse)
     field_bytes,
     field_varint,
     installed_model_fc8,
@@ -71,6 +72,7 @@ def test_truncated_caffemodel_is_refused(tmp_path, cut):
         store.import_weights_file(path)
     assert str(path) in str(caught.value)
     assert not store.weights_installed()
+    path.unlink()  # up to 244 MB
 
 
 @pytest.mark.parametrize(

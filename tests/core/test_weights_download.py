@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 
 import pytest
@@ -18,7 +19,11 @@ from alexnet_tf.weights.download import (
     part_path,
 )
 from tests.local_server import LocalServer, closed_port
-from tests.synthetic_weights import bvlc_files, write_hostile_npy
+from tests.synthetic_weights import (
+    bvlc_files,
+    discard_installed_weights,  # noqa: F401 (autouse)
+    write_hostile_npy,
+)
 
 PAYLOAD = os.urandom(3_000_000)
 PAYLOAD_SHA1 = hashlib.sha1(PAYLOAD).hexdigest()
@@ -127,3 +132,24 @@ def test_unknown_source_is_a_clear_argument_error():
     with pytest.raises(ValueError, match="Received: source='bvlc'"):
         download_weights("bvlc")
     assert SOURCES["caffemodel"][1] == "9116a64c0fbe4459d18f4bb6b56d647b63920377"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal_and_prints_lines_otherwise():
+    from alexnet_tf.cli.weights import ProgressBar
+
+    terminal, log = _Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        bar = ProgressBar(stream)
+        for done in range(0, 3_000_001, 100_000):
+            bar.update(done, 3_000_000)
+        bar.close()
+    assert terminal.getvalue().startswith("\r[")
+    assert terminal.getvalue().endswith("] 100%  3.0 / 3.0 MB\n")
+    assert terminal.getvalue().count("\n") == 1
+    lines = log.getvalue().splitlines()
+    assert [line.split("%")[0].strip() for line in lines] == [str(p) for p in range(0, 101, 10)]

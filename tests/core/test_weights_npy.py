@@ -14,6 +14,7 @@ from alexnet_tf.weights.npy import load_npy_dict, read_npy_weights
 from tests.synthetic_weights import (
     bvlc_files,
     caffe_to_npy_layout,
+    discard_installed_weights,  # noqa: F401 (autouse)
     installed_model_fc8,
     reference_case,
     relative_error,
