@@ -5,6 +5,7 @@ the front one showing a 3x3 grid of activations. The shapes are defined once, on
 canvas, and written both as SVG and, with Pillow, as PNGs (drawn 4x larger, then reduced, so
 edges are smooth). Small sizes use a simpler variant that stays crisp: fewer, bigger cells.
 
+It also writes ``alexnet-studio.ico`` (Windows shortcuts) and ``alexnet-studio.icns`` (macOS).
 Run it after changing the design; its output is committed, so installs need no generator:
 
     python resources/icons/make_icons.py
@@ -121,16 +122,30 @@ def render_png(shapes: list[dict], size: int) -> Image.Image:
     return image.resize((size, size), Image.Resampling.LANCZOS)
 
 
+def _encode(image: Image.Image, image_format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
 def main() -> int:
     sys.path.insert(0, str(ROOT))  # run as a script from a checkout
     from alexnet_tf.fileio import write_bytes_atomic, write_text_atomic
 
     write_text_atomic(HERE / "alexnet-studio.svg", render_svg(icon_shapes(small=False)))
-    for size in SIZES:
-        buffer = io.BytesIO()
-        render_png(icon_shapes(small=size <= SMALL), size).save(buffer, "PNG", optimize=True)
-        write_bytes_atomic(HERE / f"alexnet-studio-{size}.png", buffer.getvalue())
-    print(f"Wrote alexnet-studio.svg and {len(SIZES)} PNGs to {HERE}")
+    images = {size: render_png(icon_shapes(small=size <= SMALL), size) for size in SIZES}
+    for size, image in images.items():
+        write_bytes_atomic(HERE / f"alexnet-studio-{size}.png", _encode(image, "PNG"))
+    # Windows shortcuts want .ico, macOS apps .icns: the same drawings, not resized copies
+    largest = images[max(SIZES)]
+    ico_sizes = [(size, size) for size in SIZES if size <= 256]
+    others = list(images.values())
+    write_bytes_atomic(
+        HERE / "alexnet-studio.ico", _encode(largest, "ICO", sizes=ico_sizes, append_images=others)
+    )
+    retina = render_png(icon_shapes(small=False), 1024)
+    write_bytes_atomic(HERE / "alexnet-studio.icns", _encode(retina, "ICNS", append_images=others))
+    print(f"Wrote alexnet-studio.svg, .ico, .icns and {len(SIZES)} PNGs to {HERE}")
     return 0
 
 
