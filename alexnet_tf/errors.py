@@ -47,3 +47,7 @@ class DatasetError(AlexNetStudioError):
 
 class ExportError(AlexNetStudioError):
     """A trained model cannot be exported (no model yet, bad format, destination exists)."""
+
+
+class DesktopIntegrationError(AlexNetStudioError):
+    """The app could not be added to (or removed from) the desktop's menu."""
