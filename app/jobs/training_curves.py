@@ -1,0 +1,76 @@
+"""Loss and accuracy of a job, training and validation, drawn with pyqtgraph.
+
+The x axis is in epochs: a step record sits at ``epoch + step / steps``, an epoch record at
+the end of its epoch, so the noisy per-step training loss and the per-epoch averages and
+validation values line up.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from .. import style
+
+TRAIN_STEP = "#5b9cff55"
+TRAIN = "#5b9cff"
+VAL = "#f0b429"
+
+
+class TrainingCurves(QWidget):
+    """Two plots, loss and accuracy; ``set_metrics(Metrics)`` redraws them."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setBackground(style.PANEL)
+        self.loss_plot = self.view.addPlot(title="Loss")
+        self.accuracy_plot = self.view.addPlot(title="Accuracy")
+        self.accuracy_plot.setYRange(0, 1, padding=0.02)
+        self.curves = {}
+        # Loss falls and accuracy rises: legends in the corner each curve leaves free.
+        for plot, corner in ((self.loss_plot, (-10, 10)), (self.accuracy_plot, (-10, -40))):
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setLabel("bottom", "epoch")
+            plot.addLegend(offset=corner, labelTextColor=style.TEXT)
+        for plot, prefix in ((self.loss_plot, "loss"), (self.accuracy_plot, "accuracy")):
+            self.curves[f"step_{prefix}"] = plot.plot(
+                pen=pg.mkPen(TRAIN_STEP, width=1), name="training (step)"
+            )
+            self.curves[f"train_{prefix}"] = plot.plot(
+                pen=pg.mkPen(TRAIN, width=2), symbol="o", symbolSize=5, symbolBrush=TRAIN,
+                symbolPen=None, name="training (epoch)",
+            )  # fmt: skip
+            self.curves[f"val_{prefix}"] = plot.plot(
+                pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL,
+                symbolPen=None, name="validation",
+            )  # fmt: skip
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+    def set_metrics(self, metrics) -> None:
+        """Draw ``metrics`` (a ``job_store.Metrics``)."""
+        steps = [s for s in metrics.steps if s.get("loss") is not None]
+        x_steps = [s["epoch"] + s["step"] / max(s.get("steps") or 1, 1) for s in steps]
+        self.curves["step_loss"].setData(x_steps, [s["loss"] for s in steps])
+        self.curves["step_accuracy"].setData(x_steps, [s["accuracy"] for s in steps])
+        for key in ("loss", "accuracy"):
+            train = [e for e in metrics.epochs if e.get(key) is not None]
+            val = [e for e in metrics.epochs if e.get(f"val_{key}") is not None]
+            self.curves[f"train_{key}"].setData([e["epoch"] + 1 for e in train],
+                                                [e[key] for e in train])  # fmt: skip
+            self.curves[f"val_{key}"].setData([e["epoch"] + 1 for e in val],
+                                              [e[f"val_{key}"] for e in val])  # fmt: skip
+
+    def clear(self) -> None:
+        for curve in self.curves.values():
+            curve.setData([], [])
+
+    def point_counts(self) -> dict[str, int]:
+        """How many points each curve shows (what a test can check)."""
+        counts = {}
+        for name, curve in self.curves.items():
+            x = curve.getData()[0]
+            counts[name] = 0 if x is None else len(x)
+        return counts
