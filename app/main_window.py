@@ -33,6 +33,7 @@ from .filters_view import FiltersView
 from .gradcam_view import GradCamView
 from .image_sources import expand_paths, paths_from_mime_data, qimage_to_pil
 from .image_view import ImageView
+from .jobs.training_ui import install_training
 from .layer_view import LayerView
 from .log import install_exception_hooks, log_path, logger, setup_logging
 from .model_chooser import ModelChooser
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self._build_actions()
+        self.training = install_training(self)  # Fine-tune and Jobs pages, Training menu
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet_tf.paths import jobs_dir
-from alexnet_tf.training.job import HEARTBEAT_SECONDS
+from alexnet_tf.training.job import HEARTBEAT_SECONDS, job_is_alive
 
 # A running job whose heartbeat is older than this has lost its process.
 STALE_SECONDS = 5 * HEARTBEAT_SECONDS
@@ -174,8 +173,9 @@ def read_job(job_dir: str | Path) -> JobRecord:
 
 
 def _beating(status: dict) -> bool:
-    fresh = time.time() - float(status.get("heartbeat") or 0) <= STALE_SECONDS
-    return fresh and process_alive(status.get("pid"))
+    # The engine's own rule (``train --resume`` refuses a job it considers alive), so the app
+    # offers Resume exactly when the engine will accept it.
+    return job_is_alive(status, STALE_SECONDS)
 
 
 def _mtime(path: Path) -> float:
