@@ -57,23 +57,25 @@ class EvaluationView(QWidget):
         self.misclassified = QListWidget()
         self.misclassified.setViewMode(QListWidget.ViewMode.IconMode)
         self.misclassified.setIconSize(QSize(88, 88))
-        self.misclassified.setGridSize(QSize(150, 136))
+        self.misclassified.setGridSize(QSize(170, 140))
         self.misclassified.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.misclassified.setMovement(QListWidget.Movement.Static)
         self.misclassified.setWordWrap(True)
         self.misclassified_title = QLabel("Misclassified validation images")
 
+        for table in (self.confusion, self.per_class):
+            table.verticalHeader().setDefaultSectionSize(24)
         layout = QGridLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.accuracy, 0, 0, 1, 2)
         layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"), 1, 0)
-        layout.addWidget(QLabel("Per class"), 1, 1)
         layout.addWidget(self.confusion, 2, 0)
-        layout.addWidget(self.per_class, 2, 1)
-        layout.addWidget(self.misclassified_title, 3, 0, 1, 2)
-        layout.addWidget(self.misclassified, 4, 0, 1, 2)
-        layout.setRowStretch(2, 3)
-        layout.setRowStretch(4, 2)
+        layout.addWidget(QLabel("Per class"), 3, 0)
+        layout.addWidget(self.per_class, 4, 0)
+        layout.addWidget(self.misclassified_title, 1, 1)
+        layout.addWidget(self.misclassified, 2, 1, 3, 1)
+        layout.setColumnStretch(0, 3)
+        layout.setColumnStretch(1, 2)
 
     def set_report(self, report: dict | None) -> None:
         """Show ``report`` (the content of eval.json) or nothing."""
@@ -110,7 +112,7 @@ class EvaluationView(QWidget):
         )
         for entry in wrong:
             item = QListWidgetItem(
-                f"{entry['true']} → {entry['predicted']}\n{entry['probability'] * 100:.0f}%"
+                f"{entry['true']}\n→ {entry['predicted']} ({entry['probability'] * 100:.0f}%)"
             )
             item.setToolTip(
                 f"{entry['path']}\ntrue: {entry['true']}, predicted: {entry['predicted']} "

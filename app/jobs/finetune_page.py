@@ -243,16 +243,12 @@ class SettingsForm(QWidget):
             form.addRow("", help_label)
 
         row("Mode", self.mode, self.mode_help)
-        row("Epochs", self.epochs, "Passes over the training images. More is slower; "
-            "stop when validation accuracy stops rising.")  # fmt: skip
+        row("Epochs", self.epochs, "Passes over the images; stop when validation accuracy stalls.")
         row("Batch size", self.batch_size, "Images per step. Lower it if memory runs out.")
-        row("Learning rate", self.lr, "Step size of SGD (momentum 0.9). The default suits "
-            "the mode; lower it if the loss jumps around.")  # fmt: skip
-        row("Validation share", self.val_share, "Kept out of training in each class to "
-            "measure accuracy honestly.")  # fmt: skip
-        row("Precision", self.precision, "fp32 is the safe choice; mixed precision saves "
-            "memory on GPUs that support it.")  # fmt: skip
-        row("Job name", self.name, "The job folder's name (a date is added).")
+        row("Learning rate", self.lr, "SGD step (momentum 0.9); lower it if the loss jumps.")
+        row("Validation share", self.val_share, "Kept out of training to measure accuracy.")
+        row("Precision", self.precision, "fp32 is safe; mixed precision saves GPU memory.")
+        row("Job name", self.name, "The job folder's name; the date is added.")
 
     def _on_mode_changed(self) -> None:
         key = self.mode.currentData()
@@ -341,7 +337,7 @@ class FinetunePage(QWidget):
         splitter.addWidget(report_card)
         splitter.addWidget(settings_card)
         splitter.setStretchFactor(0, 1)
-        splitter.setSizes([780, 460])
+        splitter.setSizes([730, 510])
         splitter.setHandleWidth(10)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

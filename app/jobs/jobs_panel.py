@@ -217,11 +217,16 @@ class JobsPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
         splitter.addWidget(bottom)
-        splitter.setSizes([200, 560])
+        splitter.setSizes([150, 610])
         splitter.setHandleWidth(10)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
+        # The shared style colours primary buttons even when disabled; here that would
+        # suggest "Use this model" works for an unfinished job.
+        self.setStyleSheet(
+            f"QPushButton#primary:disabled {{ background: {style.RAISED}; color: {style.MUTED}; }}"
+        )
         self._update_buttons(None)
 
     # ------------------------------------------------------------------ public
