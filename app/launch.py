@@ -6,7 +6,37 @@ window can appear before TensorFlow is imported.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Set to 1 (by the desktop-entry test) to print one JSON line per image once the window shows
+# its results, then close the window: proof that a launch opened the window with that image.
+EXIT_AFTER_SHOWN_ENV = "ALEXNET_STUDIO_EXIT_AFTER_SHOWN"
+
+
+def _exit_after_image_shown() -> None:
+    """Make the window report the image it shows and close, once the event loop runs."""
+    import json
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # run_app reuses it
+
+    def report(window: MainWindow) -> None:
+        result = window.current_result
+        shown = {"shown": str(result.path), "title": window.windowTitle()}
+        print(json.dumps({**shown, "visible": window.isVisible()}), flush=True)
+        window.close()
+
+    def connect() -> None:
+        for widget in app.topLevelWidgets():
+            if isinstance(widget, MainWindow):
+                widget.image_shown.connect(lambda _name, w=widget: report(w))
+
+    QTimer.singleShot(0, connect)  # runs in app.exec(), after run_app made the window
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         return cli.run(argv)
     from app.main_window import run_app
 
+    if os.environ.get(EXIT_AFTER_SHOWN_ENV) == "1":
+        _exit_after_image_shown()
     return run_app(argv)
 
 
