@@ -219,6 +219,12 @@ def _install_shortcut() -> DesktopChanges:
             f"No {APP_ID} executable was found beside {sys.executable} or on PATH, so there "
             "is nothing for a shortcut to start. Reinstall AlexNet Studio with pip."
         )
+    if " " in command[0]:  # pyshortcuts splits its command at the first space
+        raise DesktopIntegrationError(
+            f"{command[0]} has a space in its path, which pyshortcuts cannot handle. Make the "
+            "shortcut by hand: right-click that file and choose 'Send to > Desktop' (Windows) "
+            "or 'Make Alias' (macOS), or reinstall into a folder without spaces."
+        )
     pyshortcuts.make_shortcut(
         command[0],
         name=APP_NAME,
