@@ -1,7 +1,7 @@
 """The one thread that owns the model: loads it, classifies, analyzes, computes Grad-CAM.
 
 ``ModelService`` lives in the GUI thread and is what the window talks to; its requests
-reach ``ModelWorker`` (moved to a ``QThread``) as queued signals, and results come back as
+reach ``ModelWorker`` through a queue read by the model thread, and results come back as
 signals. TensorFlow and ``alexnet_tf.inference`` are imported in the worker thread, so the
 window appears before TensorFlow is loaded and never waits for it.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from alexnet_tf.errors import AlexNetStudioError, ImageLoadError, WeightsNotInstalledError
 from alexnet_tf.images import load_image
@@ -87,7 +88,7 @@ def lower_thread_priority(niceness: int = 8) -> None:
 
 
 class ModelWorker(QObject):
-    """Runs in the model thread; every slot is a request, every signal a result."""
+    """Its methods run in the model thread (one request at a time); every signal is a result."""
 
     model_loading_started = Signal(str)
     model_loaded = Signal(object)  # ModelInfo
@@ -109,12 +110,6 @@ class ModelWorker(QObject):
         self._last_crop = None
         self._last_request = 0
 
-    @Slot()
-    def prepare_thread(self) -> None:
-        """First thing run in the model thread."""
-        lower_thread_priority()
-
-    @Slot(object)
     def load_model(self, model_spec) -> None:
         """Load the ImageNet model (``None``), a ``.keras`` file or a job folder."""
         description = "ImageNet (BVLC AlexNet)" if model_spec is None else Path(model_spec).name
@@ -125,7 +120,14 @@ class ModelWorker(QObject):
 
             classifier = Classifier.load(model_spec)
             # One pass on a grey image compiles the forward pass now, not on the user's image.
-            warm = classifier.analyze(Image.new("RGB", (256, 256), (128, 128, 128)))
+            grey = Image.new("RGB", (256, 256), (128, 128, 128))
+            warm = classifier.analyze(grey)
+            classifier.classify_batch([grey])  # the batch pass is compiled separately
+            from alexnet_tf.gradcam import GradCam
+            from alexnet_tf.preprocess import normalize
+
+            gradcam = GradCam(classifier.model)
+            gradcam(normalize(warm.crop_rgb), 0)
         except WeightsNotInstalledError as error:
             self.classifier = None
             self.weights_missing.emit(str(error))
@@ -138,7 +140,7 @@ class ModelWorker(QObject):
             self.model_load_failed.emit(short_error_message(error))
             return
         self.classifier = classifier
-        self._gradcam = None
+        self._gradcam = gradcam
         self._last_crop = None
         info = ModelInfo(
             name=classifier.name,
@@ -151,7 +153,6 @@ class ModelWorker(QObject):
         logger.info("Loaded model %s in %.2f s", info.name, info.seconds)
         self.model_loaded.emit(info)
 
-    @Slot(int, object, object)
     def analyze(self, request_id: int, source, grid_columns=None) -> None:
         """Classify one image and keep every layer's activations; ``source`` is a path or
         a ``(name, PIL image)`` pair (pasted images have no file). ``grid_columns`` maps
@@ -189,17 +190,13 @@ class ModelWorker(QObject):
             )
         )
 
-    @Slot(int, int)
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         """Grad-CAM on conv5 of the last analyzed image for ``class_index``."""
         if self.classifier is None or self._last_crop is None or request_id != self._last_request:
             return
         try:
-            from alexnet_tf.gradcam import GradCam
             from alexnet_tf.preprocess import normalize
 
-            if self._gradcam is None:
-                self._gradcam = GradCam(self.classifier.model)
             heatmap = self._gradcam(normalize(self._last_crop), class_index)
         except Exception as error:
             logger.exception("Grad-CAM failed")
@@ -207,7 +204,6 @@ class ModelWorker(QObject):
             return
         self.gradcam_computed.emit(request_id, class_index, heatmap)
 
-    @Slot(object)
     def classify_batch(self, paths) -> None:
         """Classify many files, a chunk at a time, emitting each row; stops when cancelled."""
         done = 0  # batch_cancelled was cleared by ModelService when it sent the request
@@ -244,51 +240,67 @@ class ModelWorker(QObject):
         self.batch_finished.emit(done, False)
 
 
-class ModelService(QObject):
-    """The window's handle on the model thread: starts it, sends requests, stops it."""
+class _ModelThread(threading.Thread):
+    def isRunning(self) -> bool:  # noqa: N802 (the question callers ask a QThread)
+        return self.is_alive()
 
-    load_requested = Signal(object)
-    analyze_requested = Signal(int, object, object)
-    batch_requested = Signal(object)
-    gradcam_requested = Signal(int, int)
+
+class ModelService(QObject):
+    """The window's handle on the model thread: starts it, sends requests, stops it.
+
+    The model thread is a Python ``threading.Thread`` fed by a queue, not a ``QThread``:
+    TensorFlow's pybind11 code re-acquires the GIL with its own thread state, which
+    deadlocked when tracing a ``tf.function`` inside a ``QThread`` slot. Results still come
+    back as Qt signals (emitted from the model thread, delivered queued in the GUI thread).
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("model-thread")
         self.worker = ModelWorker()
-        self.worker.moveToThread(self.thread)
-        self.load_requested.connect(self.worker.load_model)
-        self.analyze_requested.connect(self.worker.analyze)
-        self.batch_requested.connect(self.worker.classify_batch)
-        self.gradcam_requested.connect(self.worker.compute_gradcam)
-        self.thread.started.connect(self.worker.prepare_thread)
+        self._requests: queue.Queue = queue.Queue()
         self._next_request = 0
+        self.thread = _ModelThread(target=self._run, name="model-thread", daemon=True)
         self.thread.start()
 
+    def _run(self) -> None:
+        lower_thread_priority()
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            method, args = request
+            try:
+                method(*args)
+            except Exception as error:  # a bug in a request must not end the thread
+                logger.exception("Model thread request failed")
+                self.worker.error_occurred.emit(short_error_message(error))
+
+    def is_running(self) -> bool:
+        return self.thread.is_alive()
+
     def load_model(self, model_spec=None) -> None:
-        self.load_requested.emit(model_spec)
+        self._requests.put((self.worker.load_model, (model_spec,)))
 
     def analyze(self, source, grid_columns=None) -> int:
         """Ask for one image's analysis; returns the request id its result will carry."""
         self._next_request += 1
         self.worker.latest_request = self._next_request
-        self.analyze_requested.emit(self._next_request, source, grid_columns)
+        self._requests.put((self.worker.analyze, (self._next_request, source, grid_columns)))
         return self._next_request
 
     def classify_batch(self, paths) -> None:
         self.worker.batch_cancelled.clear()
-        self.batch_requested.emit(list(paths))
+        self._requests.put((self.worker.classify_batch, (list(paths),)))
 
     def cancel_batch(self) -> None:
         self.worker.batch_cancelled.set()
 
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
-        self.gradcam_requested.emit(request_id, class_index)
+        self._requests.put((self.worker.compute_gradcam, (request_id, class_index)))
 
-    def stop(self, timeout_ms: int = 30_000) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         """Cancel what can be cancelled and wait for the thread to end."""
         self.worker.batch_cancelled.set()
         self.worker.latest_request = 1 << 62
-        self.thread.quit()
-        self.thread.wait(timeout_ms)
+        self._requests.put(None)
+        self.thread.join(timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -52,11 +52,9 @@ class WeightsInstaller(QObject):
             raise DownloadCancelled()
         self.download_progressed.emit(done, total)
 
-    @Slot()
     def download(self) -> None:
         self._run(lambda: _download(self._progress))
 
-    @Slot(str)
     def import_file(self, path: str) -> None:
         self._run(lambda: _import(path))
 
@@ -99,8 +97,6 @@ class WeightsBanner(QFrame):
     """
 
     weights_installed = Signal()
-    download_requested = Signal()
-    import_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,23 +133,18 @@ class WeightsBanner(QFrame):
         layout.addWidget(self.import_button)
         layout.addWidget(self.cancel_button)
 
-        self._thread: QThread | None = None
-        self._installer: WeightsInstaller | None = None
+        self._thread: threading.Thread | None = None
+        self._installer = WeightsInstaller()
+        self._installer.download_progressed.connect(self._on_download_progressed)
+        self._installer.weights_installed.connect(self._on_weights_installed)
+        self._installer.install_failed.connect(self._on_install_failed)
+        self._installer.install_cancelled.connect(self._on_install_cancelled)
 
-    def _ensure_thread(self) -> WeightsInstaller:
-        if self._installer is None:
-            self._thread = QThread()
-            self._thread.setObjectName("weights-thread")
-            self._installer = WeightsInstaller()
-            self._installer.moveToThread(self._thread)
-            self.download_requested.connect(self._installer.download)
-            self.import_requested.connect(self._installer.import_file)
-            self._installer.download_progressed.connect(self._on_download_progressed)
-            self._installer.weights_installed.connect(self._on_weights_installed)
-            self._installer.install_failed.connect(self._on_install_failed)
-            self._installer.install_cancelled.connect(self._on_install_cancelled)
-            self._thread.start()
-        return self._installer
+    def _start(self, action, *args) -> None:
+        # A Python thread, like the model thread (see ModelService for why not a QThread).
+        self._installer.cancelled.clear()
+        self._thread = threading.Thread(target=action, args=args, name="weights-thread")
+        self._thread.start()
 
     def _busy(self, busy: bool, message: str = "") -> None:
         self.download_button.setEnabled(not busy)
@@ -163,16 +154,14 @@ class WeightsBanner(QFrame):
         self.status.setText(message)
 
     def start_download(self) -> None:
-        self._ensure_thread().cancelled.clear()
         self.progress.setRange(0, 0)
         self._busy(True, "Connecting…")
-        self.download_requested.emit()
+        self._start(self._installer.download)
 
     def start_import(self, path: str) -> None:
-        self._ensure_thread().cancelled.clear()
         self.progress.setRange(0, 0)
         self._busy(True, f"Importing {path}…")
-        self.import_requested.emit(str(path))
+        self._start(self._installer.import_file, str(path))
 
     def _on_download_clicked(self) -> None:
         self.start_download()
@@ -188,8 +177,7 @@ class WeightsBanner(QFrame):
             self.start_import(path)
 
     def _on_cancel_clicked(self) -> None:
-        if self._installer is not None:
-            self._installer.cancelled.set()
+        self._installer.cancelled.set()
         self.status.setText("Cancelling…")
 
     def _on_download_progressed(self, done, total) -> None:
@@ -214,7 +202,6 @@ class WeightsBanner(QFrame):
 
     def stop(self) -> None:
         """Cancel any download and end the thread (the window calls this when closing)."""
-        if self._installer is not None:
-            self._installer.cancelled.set()
-            self._thread.quit()
-            self._thread.wait(30_000)
+        self._installer.cancelled.set()
+        if self._thread is not None:
+            self._thread.join(60.0)

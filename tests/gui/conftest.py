@@ -62,7 +62,7 @@ def window(qtbot, weights):
     qtbot.waitUntil(lambda: window.model_ready, timeout=MODEL_TIMEOUT_MS)
     yield window
     window.close()
-    assert not window.service.thread.isRunning(), "the model thread is still running"
+    assert not window.service.is_running(), "the model thread is still running"
 
 
 @pytest.fixture
@@ -71,4 +71,4 @@ def window_without_weights(qtbot):
     window.start()
     yield window
     window.close()
-    assert not window.service.thread.isRunning()
+    assert not window.service.is_running()
