@@ -28,7 +28,7 @@ from .log import short_error_message
 
 logger = logging.getLogger("alexnet_studio.app.weights")
 
-DOWNLOAD_SOURCE = "bvlc"
+DOWNLOAD_SOURCE = "caffemodel"  # sha1-verified; see alexnet_tf.weights.download.SOURCES
 
 
 class DownloadCancelled(Exception):
