@@ -1,7 +1,7 @@
 """Inference speed: the interactive path (one image) and batch-32 throughput, vs PyTorch.
 
 Run from the repository root (PyTorch is a reference only; install it for the benchmarks with
-``pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu``)::
+``pip install torch==2.13.0``)::
 
     python benchmarks/inference.py [--rounds 5] [--runs 10]
 

@@ -3,7 +3,7 @@
 PyTorch is a benchmark reference only, never a dependency of the project. Install it into the
 same environment with the CPU wheel index, e.g.::
 
-    pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    pip install torch==2.13.0
 
 Same topology as ``alexnet_tf.build_alexnet`` (deploy.prototxt): groups=2 in conv2/4/5, LRN
 with Caffe's constants, LRN before pooling, 60,965,224 parameters. Inputs are NCHW, as PyTorch

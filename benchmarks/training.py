@@ -1,7 +1,7 @@
 """Full fine-tuning throughput (batch 32, all layers train), Keras vs PyTorch, fp32 and bf16.
 
 Run from the repository root (PyTorch is a reference only; install it for the benchmarks with
-``pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu``)::
+``pip install torch==2.13.0``)::
 
     python benchmarks/training.py [--rounds 3] [--steps 3]
 
@@ -9,7 +9,8 @@ One training step = forward (dropout on), sparse cross-entropy, backward, SGD wi
 0.9 updating all 60,965,224 parameters. Contenders, interleaved round by round in one process:
 
 - Keras fp32 and ``mixed_bfloat16`` (LRN stays float32 by design), the step in a
-  ``tf.function``, with and without XLA (``jit_compile``); see ``make_train_step``;
+  training engine's own step (``alexnet_tf.training.loop.make_train_step``), with and
+  without XLA (``jit_compile``);
 - the same architecture and optimizer in PyTorch (benchmarks/torch_alexnet.py): fp32, fp32
   channels_last, and bf16 under ``torch.autocast``;
 - a 2048x2048 matmul in fp32 and bf16, so each step can be set against the measured peak
@@ -43,41 +44,12 @@ import torch  # noqa: E402
 from torch_alexnet import build_torch_alexnet  # noqa: E402
 
 from alexnet_tf.model import build_alexnet  # noqa: E402
+from alexnet_tf.training.loop import make_train_step  # noqa: E402
 
 NUM_CLASSES = 1000
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 MATMUL_N = 2048
-
-
-def make_train_step(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, *, jit_compile=False
-):
-    """Return a compiled ``step(images, labels) -> loss`` that updates ``model`` in place.
-
-    The step a custom training loop can reuse: forward in training mode, mean sparse
-    cross-entropy on the model's softmax output, gradients of every trainable variable,
-    one optimizer update. Under the ``mixed_bfloat16`` policy the loss is computed in float32
-    (the model's softmax layer is float32); bf16 needs no loss scaling.
-
-    Args:
-        model: the AlexNet to train (outputs probabilities).
-        optimizer: a Keras optimizer, e.g. ``keras.optimizers.SGD(0.01, momentum=0.9)``.
-        jit_compile: compile the whole step with XLA.
-    """
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    @tf.function(jit_compile=jit_compile)
-    def step(images, labels):
-        with tf.GradientTape() as tape:
-            probabilities = model(images, training=True)
-            loss = loss_fn(labels, probabilities)
-        variables = model.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss
-
-    return step
 
 
 def keras_case(images, labels, *, precision: str, jit_compile: bool):
@@ -90,9 +62,11 @@ def keras_case(images, labels, *, precision: str, jit_compile: bool):
         optimizer = keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    step = make_train_step(model, optimizer, jit_compile=jit_compile)
-    images, labels = tf.constant(images), tf.constant(labels)
-    return lambda: step(images, labels).numpy()
+    # The engine's step, under the default (single-device) strategy, as `train` runs on a CPU.
+    strategy = tf.distribute.get_strategy()
+    step = make_train_step(strategy, model, optimizer, len(images), jit_compile=jit_compile)
+    batch = (tf.constant(images), tf.constant(labels))
+    return lambda: step(batch)[0].numpy()
 
 
 def torch_case(images, labels, *, precision: str, channels_last: bool = False):
