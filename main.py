@@ -1,4 +1,4 @@
-"""Start AlexNet Studio from a checkout: ``python main.py [IMAGE ...]`` or ``python main.py COMMAND ...``."""
+"""Start AlexNet Studio from a checkout: `python main.py [IMAGE ...]` or `main.py COMMAND`."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""The exceptions of the library. Each message names the file and the reason, and says what to do."""
+"""The library's exceptions. Each message names the file and the reason, and says what to do."""
 
 from __future__ import annotations
 

@@ -56,7 +56,8 @@ class LocalResponseNormalization(layers.Layer):
         super().__init__(**kwargs)
         if not isinstance(depth_radius, int) or depth_radius < 0:
             raise ValueError(
-                f"depth_radius must be a non-negative integer. Received: depth_radius={depth_radius}"
+                "depth_radius must be a non-negative integer. "
+                f"Received: depth_radius={depth_radius}"
             )
         for name, value in (("bias", bias), ("alpha", alpha), ("beta", beta)):
             if not isinstance(value, (int, float)) or value <= 0:
@@ -156,7 +157,9 @@ def build_alexnet(
         classes it has 60,965,224 parameters.
     """
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer. Received: num_classes={num_classes}")
+        raise ValueError(
+            f"num_classes must be a positive integer. Received: num_classes={num_classes}"
+        )
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
     if grouped_conv not in ("split", "native"):

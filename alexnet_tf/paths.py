@@ -52,5 +52,5 @@ def resource_path(name: str) -> Path:
     """Return the path of a file shipped in ``resources/`` (installed as package data)."""
     path = Path(str(resources.files("alexnet_tf.resources").joinpath(name)))
     if not path.exists():
-        raise FileNotFoundError(f"Resource {name!r} is missing from {path.parent}; reinstall the app.")
+        raise FileNotFoundError(f"Resource {name!r} is missing from {path.parent}; reinstall.")
     return path

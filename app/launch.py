@@ -1,4 +1,4 @@
-"""Entry point of ``alexnet-studio``: a subcommand runs the command line, anything else opens the app.
+"""Entry of `alexnet-studio`: a subcommand runs the command line, anything else opens the app.
 
 Kept free of Qt and TensorFlow imports so that command-line use does not load Qt and the
 window can appear before TensorFlow is imported.
