@@ -88,6 +88,13 @@ class JobFolder:
             self._status.update(fields)
             self._write_status_locked()
 
+    def note_progress(self, **fields) -> None:
+        """Merge per-step progress into the status without writing it: the heartbeat thread
+        writes it within HEARTBEAT_SECONDS. A write per step would cost two fsyncs per step,
+        which in head mode is more than the step itself."""
+        with self._lock:
+            self._status.update(fields)
+
     def _write_status_locked(self) -> None:
         self._status["pid"] = os.getpid()
         self._status["heartbeat"] = time.time()

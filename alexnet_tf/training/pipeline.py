@@ -204,30 +204,32 @@ def make_train_dataset(
 
     labels = np.asarray(labels, np.int32)
     indices = np.asarray(order)[positions]
+    if features:
+        # Cached features are small (16 MB for 500 images): gather this epoch's rows in NumPy
+        # and slice them, rather than calling back into Python per example.
+        views = source.shape[1]
+        if augment_images and views > 1:
+            # One draw per position of the whole epoch, so a resumed epoch picks the same views.
+            epoch_views = np.random.default_rng([seed, epoch]).integers(0, views, len(order))
+            chosen = epoch_views[positions]
+        else:
+            chosen = np.zeros(len(positions), np.int64)
+        rows = np.asarray(source[indices, chosen], np.float32)
+        dataset = tf.data.Dataset.from_tensor_slices((rows, labels[indices]))
+        dataset = dataset.batch(per_replica_batch, drop_remainder=True)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
     seeds = np.stack(
         [np.full(len(positions), seed, np.int64), epoch * 10_000_000 + positions.astype(np.int64)],
         axis=1,
     )
     dataset = tf.data.Dataset.from_tensor_slices((indices, seeds))
-    if features:
-        views = source.shape[1]
 
-        def load(index, example_seed):
-            row = tf.numpy_function(lambda i: source[i], [index], tf.float32, stateful=False)
-            row.set_shape(source.shape[1:])
-            if augment_images and views > 1:
-                view = tf.random.stateless_uniform((), example_seed, 0, views, tf.int32)
-            else:
-                view = 0
-            return row[view], tf.gather(labels, index)
-
-    else:
-
-        def load(index, example_seed):
-            image = tf.numpy_function(lambda i: source[i], [index], tf.uint8, stateful=False)
-            image.set_shape(IMAGE_SHAPE)
-            image = augment(image, example_seed, crop=augment_images, flip=augment_images)
-            return normalize(image), tf.gather(labels, index)
+    def load(index, example_seed):
+        image = tf.numpy_function(lambda i: source[i], [index], tf.uint8, stateful=False)
+        image.set_shape(IMAGE_SHAPE)
+        image = augment(image, example_seed, crop=augment_images, flip=augment_images)
+        return normalize(image), tf.gather(labels, index)
 
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(per_replica_batch, drop_remainder=True)
@@ -239,16 +241,16 @@ def make_eval_dataset(source: np.ndarray, indices, batch_size: int, *, features:
     import tensorflow as tf
 
     indices = np.asarray(indices, np.int64)
-    dataset = tf.data.Dataset.from_tensor_slices(indices)
-    dtype = tf.float32 if features else tf.uint8
+    if features:
+        rows = np.asarray(source[indices, 0], np.float32)
+        return tf.data.Dataset.from_tensor_slices(rows).batch(batch_size).prefetch(1)
 
     def load(index):
-        row = tf.numpy_function(lambda i: source[i], [index], dtype, stateful=False)
+        row = tf.numpy_function(lambda i: source[i], [index], tf.uint8, stateful=False)
         row.set_shape(source.shape[1:])
-        if features:
-            return row[0]
         return normalize(center_crop(row))
 
+    dataset = tf.data.Dataset.from_tensor_slices(indices)
     dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 

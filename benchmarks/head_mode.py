@@ -1,0 +1,77 @@
+"""Head-mode fine-tuning from the folder to the saved model: the issue's "under 30 s" case.
+
+Run from the repository root::
+
+    python benchmarks/head_mode.py [--images 500] [--epochs 10]
+
+It writes a folder of ``--images`` generated images (the test suite's generator, 5 classes),
+installs synthetic ImageNet-like weights into a temporary data folder (real weights are never
+downloaded by benchmarks), then times ``alexnet-studio train FOLDER --mode head`` as a user
+runs it: a fresh process, including TensorFlow's import, the scan, the feature cache, the
+epochs, the evaluation and the saved ``.keras`` model. The phases come from its JSON events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import machine_header, markdown_table  # noqa: E402
+
+from tests.datasets import make_image_folder  # noqa: E402
+from tests.synthetic_weights import install_synthetic_imagenet_weights  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--size", type=int, default=256, help="side of the generated images")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        classes = 5
+        make_image_folder(tmp / "photos", classes=classes, per_class=args.images // classes,
+                          size=args.size, bad_files=False)  # fmt: skip
+        install_synthetic_imagenet_weights(tmp / "home")
+        env = dict(os.environ, ALEXNET_STUDIO_HOME=str(tmp / "home"), TF_CPP_MIN_LOG_LEVEL="2")
+        command = [sys.executable, "-m", "app.launch", "train", str(tmp / "photos"),
+                   "--out", str(tmp / "job"), "--mode", "head", "--epochs", str(args.epochs),
+                   "--json"]  # fmt: skip
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        marks, val = {}, None
+        for line in process.stdout:
+            event = json.loads(line)
+            name = event["event"]
+            if name == "phase":
+                name = f"phase {event.get('phase', '')}"
+            marks.setdefault(name, time.perf_counter() - start)
+            if name == "done":
+                val = event.get("eval", {}).get("top1")
+        process.wait()
+        total = time.perf_counter() - start
+        if process.returncode != 0:
+            sys.exit(f"train failed with exit status {process.returncode}")
+
+    print(machine_header())
+    print(f"\nhead mode, {args.images} images ({args.size}x{args.size}), {args.epochs} epochs\n")
+    rows = [[name, f"{seconds:.1f}"] for name, seconds in marks.items()]
+    rows.append(["process exit (total)", f"{total:.1f}"])
+    print(markdown_table(["first event", "seconds since launch"], rows))
+    print(f"\nvalidation top-1 at the end: {val}")
+
+
+if __name__ == "__main__":
+    main()
