@@ -156,7 +156,17 @@ def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> 
     if time.time() - float(status.get("heartbeat") or 0) > stale_seconds:
         return False
     try:
-        os.kill(int(status.get("pid")), 0)
+        pid = int(status.get("pid"))
+        os.kill(pid, 0)
     except (OSError, TypeError, ValueError):
         return False
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process that its parent has not reaped yet still answers ``kill(pid, 0)``."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS, Windows) or the process is gone
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
