@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from alexnet_tf.images import IMAGE_SUFFIXES
+from alexnet_tf.paths import resource_path
 
 from .batch_view import BatchView
 from .filters_view import FiltersView
@@ -499,6 +500,9 @@ def run_app(paths=()) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    # The name of the installed .desktop entry: Wayland desktops match the window to it.
+    app.setDesktopFileName("alexnet-studio")
+    app.setWindowIcon(QIcon(str(resource_path("icons/alexnet-studio-256.png"))))
     apply_style(app)
     setup_logging()
     window = MainWindow()
