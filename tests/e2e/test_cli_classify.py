@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +13,10 @@ from PIL import Image
 from alexnet_tf.labels import imagenet_labels
 from alexnet_tf.render import feature_grid_layout
 from tests import image_cases
+from tests.cli import run_cli
 from tests.model_fixtures import install_random_weights
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def run_cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "app.launch", *map(str, args)],
-        cwd=ROOT,
-        env=os.environ.copy(),  # carries this test's ALEXNET_STUDIO_HOME
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture

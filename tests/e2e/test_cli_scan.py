@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
+from tests.cli import run_cli
 from tests.datasets import make_image_folder
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "app.launch", *map(str, args)],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_scan_prints_classes_refused_and_skipped_and_exits_0(tmp_path):

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.cli import run_cli
 from tests.local_server import LocalServer, closed_port
 from tests.synthetic_weights import (
     bvlc_files,
@@ -17,19 +14,7 @@ from tests.synthetic_weights import (
     write_hostile_npy,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def run_cli(*args, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "app.launch", *map(str, args)],
-        cwd=ROOT,
-        env=os.environ.copy(),  # carries this test's ALEXNET_STUDIO_HOME
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_status_before_and_after_importing_the_npy(studio_home):

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from alexnet_tf.desktop import ICON_SIZES, desktop_entry_text, install_desktop_entry
+from tests.cli import run_cli
 from tests.model_fixtures import install_random_weights
 
 pytestmark = pytest.mark.skipif(
@@ -38,17 +39,6 @@ def xdg_data(tmp_path, monkeypatch):
     Image.new("RGB", (48, 48), "red").save(folder / "icons/hicolor/48x48/apps/other.png")
     monkeypatch.setenv("XDG_DATA_HOME", str(folder))
     return folder
-
-
-def run_cli(*args, env=None, cwd=None, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "app.launch", *map(str, args)],
-        env=env or os.environ.copy(),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def files_under(folder: Path) -> set[Path]:
