@@ -25,9 +25,10 @@ def _clean(value):
     return value
 
 
-def _duration(seconds) -> str:
+def format_duration(seconds, unknown: str = "--:--") -> str:
+    """``1:02:03`` or ``2:03`` for a number of seconds; ``unknown`` for ``None``."""
     if seconds is None:
-        return "--:--"
+        return unknown
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
@@ -73,7 +74,7 @@ class ProgressReporter:
         line = (
             f"\repoch {f['epoch'] + 1}/{f['epochs']} [{bar}] {progress * 100:5.1f}% "
             f"loss {f['loss']:.4f} acc {f['accuracy']:.3f} "
-            f"{ips or 0:.1f} img/s ETA {_duration(f.get('eta_seconds'))}  "
+            f"{ips or 0:.1f} img/s ETA {format_duration(f.get('eta_seconds'))}  "
         )
         sys.stderr.write(line)
         sys.stderr.flush()

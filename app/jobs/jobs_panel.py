@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alexnet_tf.training.events import format_duration
+
 from .. import style
 from . import job_store
 from .evaluation_view import EvaluationView
@@ -59,15 +61,6 @@ EXPORT_FILTERS = {
     "TensorFlow Lite (*.tflite)": "tflite",
 }
 COLUMNS = ["Job", "State", "Progress", "Images/s", "ETA", "Classes", "Mode"]
-
-
-def format_duration(seconds) -> str:
-    """``1:02:03`` / ``2:03``; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -381,7 +374,7 @@ class JobsPanel(QWidget):
         active = record.state == "running"
         ips = record.images_per_second
         self.table.item(row, 3).setText(f"{ips:.1f}" if active and ips else "—")
-        self.table.item(row, 4).setText(format_duration(record.eta_seconds) if active else "—")
+        self.table.item(row, 4).setText(format_duration(record.eta_seconds, "—") if active else "—")
         self.table.item(row, 5).setText(str(len(record.classes) or "—"))
         self.table.item(row, 6).setText(record.settings.get("mode", "—"))
 
@@ -414,9 +407,10 @@ class JobsPanel(QWidget):
         if record.state == "running" and live.get("message"):
             message = live["message"]
         if record.state == "running":
+            eta = format_duration(record.eta_seconds, "—")
             text += (
                 f" · {record.progress * 100:.0f}% · epoch {(record.epoch or 0) + 1}"
-                f"/{record.settings.get('epochs', '?')} · ETA {format_duration(record.eta_seconds)}"
+                f"/{record.settings.get('epochs', '?')} · ETA {eta}"
             )
         colour = STATE_COLOUR.get(record.state, "#e8e9ed")
         self.state_label.setText(f"<span style='color:{colour}'>{text}</span> — {_html(message)}")
