@@ -8,7 +8,7 @@ edges are smooth). Small sizes use a simpler variant that stays crisp: fewer, bi
 It also writes ``alexnet-studio.ico`` (Windows shortcuts) and ``alexnet-studio.icns`` (macOS).
 Run it after changing the design; its output is committed, so installs need no generator:
 
-    python resources/icons/make_icons.py
+    python docs/make_icons.py
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+HERE = ROOT / "resources" / "icons"  # where the icons are written (shipped as package data)
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 SMALL = 32  # at this size and below, the simplified variant is drawn
 CANVAS = 512
