@@ -9,7 +9,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
+import app
 from alexnet_tf.model import NAMED_LAYERS
+from tests.fresh_imports import imported_after, package_modules
 from tests.gui.conftest import MODEL_TIMEOUT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,21 +69,12 @@ def test_event_loop_never_stalls_while_classifying_and_rendering(qtbot, window, 
 
 
 def test_importing_the_app_does_not_import_tensorflow():
-    code = (
-        "import sys, pkgutil, importlib, app\n"
-        "names = [m.name for m in pkgutil.iter_modules(app.__path__, 'app.')]\n"
-        "for name in names: importlib.import_module(name)\n"
-        "heavy = [m for m in ('tensorflow', 'keras', 'alexnet_tf.inference', 'alexnet_tf.model')"
-        " if m in sys.modules]\n"
-        "print(len(names), ','.join(heavy))\n"
+    modules = package_modules(app)
+    assert "app.main_window" in modules and "app.jobs.jobs_panel" in modules
+    heavy = imported_after(
+        modules, ("tensorflow", "keras", "alexnet_tf.inference", "alexnet_tf.model")
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    count, _, heavy = result.stdout.strip().splitlines()[-1].partition(" ")
-    assert int(count) >= 10
-    assert heavy.strip() == "", f"importing the app imported {heavy}"
+    assert heavy == [], f"importing the app imported {heavy}"
 
 
 def test_window_opens_without_loading_tensorflow(tmp_path):
