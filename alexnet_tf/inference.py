@@ -196,16 +196,28 @@ class Classifier:
 
 
 def _load_keras_file(path: Path) -> keras.Model:
-    """Load a ``.keras`` file with safe mode on, refusing anything that is not an AlexNet."""
+    """Load a ``.keras`` file with safe mode on, refusing anything that is not an AlexNet.
+
+    Legacy HDF5 models (``.h5``) are refused whatever their name: the app never writes them,
+    and Keras' HDF5 loader is the one that ignored safe mode in earlier releases. One loader,
+    the one Keras hardens, reads every model file.
+    """
     if not path.exists():
         raise ModelLoadError(f"{path}: model file not found")
     if not path.is_file():
         raise ModelLoadError(f"{path}: this is not a file")
+    if path.suffix.lower() in (".h5", ".hdf5") or _is_hdf5(path):
+        raise ModelLoadError(
+            f"{path}: a legacy HDF5 (.h5) Keras model; this app loads only .keras files "
+            "(HDF5 models are refused: they can carry Python code that their loader has let "
+            "through before). If you trust the file, re-save it as .keras in Python "
+            "(keras.saving.load_model, then model.save('name.keras'))"
+        )
     if path.suffix.lower() != ".keras":
-        hint = " (legacy HDF5 models are not supported)" if path.suffix.lower() == ".h5" else ""
-        raise ModelLoadError(f"{path}: not a Keras model file; expected a .keras file{hint}")
+        raise ModelLoadError(f"{path}: not a Keras model file; expected a .keras file")
     if not zipfile.is_zipfile(path):
         raise ModelLoadError(f"{path}: not a Keras model file (a .keras file is a zip archive)")
+    _refuse_foreign_objects(path)
     try:
         # safe_mode refuses Lambda layers and other serialized Python code: a model file is
         # a program, and this one may come from anywhere.
@@ -213,12 +225,16 @@ def _load_keras_file(path: Path) -> keras.Model:
     except Exception as error:  # Keras raises ValueError/TypeError/KeyError/OSError here
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         lowered = str(error).lower()
-        if "safe_mode" in lowered or "unsafe" in lowered or "lambda" in lowered:
+        if "not a modeling function" in lowered or "non-modeling" in lowered:
             reason = (
-                "refused by safe mode: the file contains Python code (e.g. a Lambda layer), "
-                "which could run anything; only models made of known layers are loaded"
+                f"refused: the file calls a Keras function that is not part of a model ({message})"
             )
-        elif "could not locate" in lowered or "unknown layer" in lowered:
+        elif "safe_mode" in lowered or "unsafe" in lowered or "lambda" in lowered:
+            reason = _SAFE_MODE_REASON
+        elif any(
+            hint in lowered
+            for hint in ("could not locate", "unknown layer", "could not deserialize")
+        ):
             reason = f"the model uses layers this app does not know ({message})"
         else:
             reason = f"not a Keras model this app can read ({type(error).__name__}: {message})"
@@ -265,3 +281,65 @@ def _labels_for(model_file: Path, num_classes: int) -> tuple[str, ...]:
     if num_classes == 1000:
         return imagenet_labels()
     return tuple(f"class {index}" for index in range(num_classes))
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MAX_CONFIG_BYTES = 64 << 20  # an AlexNet's config.json is ~20 kB; more is not a model of ours
+_SAFE_MODE_REASON = (
+    "refused by safe mode: the file contains Python code (e.g. a Lambda layer), "
+    "which could run anything; only models made of known layers are loaded"
+)
+
+
+def _is_hdf5(path: Path) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+    except OSError:
+        return False
+
+
+def _refuse_foreign_objects(path: Path) -> None:
+    """Read the archive's ``config.json`` and refuse Python code or classes from outside
+    Keras and this app before Keras builds anything (safe mode refuses them too; this names
+    the culprit, and does not depend on every Keras release getting it right)."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("config.json") as member:
+            text = member.read(_MAX_CONFIG_BYTES + 1)
+        if len(text) > _MAX_CONFIG_BYTES:
+            raise ModelLoadError(f"{path}: its config.json is far too large for an AlexNet")
+        config = json.loads(text)
+    except KeyError:
+        raise ModelLoadError(f"{path}: not a Keras model file (no config.json inside)") from None
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelLoadError(f"{path}: damaged Keras model file ({error})") from None
+    custom = keras.saving.get_custom_objects()
+    pending = [config]  # an explicit stack: a hostile file may nest thousands deep
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        pending.extend(item.values())
+        name = item.get("class_name")
+        if not isinstance(name, str):
+            continue
+        if name in ("Lambda", "__lambda__"):
+            raise ModelLoadError(f"{path}: {_SAFE_MODE_REASON}")
+        module = item.get("module")
+        registered = item.get("registered_name")
+        ours = isinstance(registered, str) and registered in custom
+        if module is None or module == "keras" or str(module).startswith("keras."):
+            if isinstance(registered, str) and ">" in registered and not ours:
+                raise ModelLoadError(
+                    f"{path}: the model uses {registered!r}, a class this app does not "
+                    "know; only models made of Keras' and this app's layers are loaded"
+                )
+            continue
+        if not (ours and str(module).split(".")[0] == "alexnet_tf"):
+            raise ModelLoadError(
+                f"{path}: the model uses {module}.{name}, which is neither part of Keras "
+                "nor of this app; only models made of known layers are loaded"
+            )
