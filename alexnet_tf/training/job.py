@@ -131,34 +131,44 @@ def read_job_json(root: str | Path) -> dict:
     """
     path = Path(root) / "job.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise JobFolderError(
             f"{Path(root)} is not a training job folder (no job.json). "
             "Give a folder that `alexnet-studio train ... --out` created."
         ) from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise JobFolderError(f"{path}: cannot be read ({error}).") from error
+    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or UTF-8
+        raise JobFolderError(f"{path}: cannot be read ({error}).") from None
+    if not isinstance(value, dict):
+        raise JobFolderError(f"{path}: damaged (not a JSON object).")
+    return value
 
 
 def read_status_json(root: str | Path) -> dict:
     """The status.json of the job in ``root``, or {} if there is none (yet)."""
     try:
-        return json.loads((Path(root) / "status.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        value = json.loads((Path(root) / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
         return {}
+    return value if isinstance(value, dict) else {}
 
 
 def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> bool:
     """True when a status says running and its process is still beating (a live job)."""
     if status.get("state") != "running":
         return False
-    if time.time() - float(status.get("heartbeat") or 0) > stale_seconds:
+    try:  # a damaged or hand-edited status.json may hold anything
+        heartbeat = float(status.get("heartbeat") or 0)
+        pid = int(status.get("pid"))
+    except (TypeError, ValueError, OverflowError):
+        return False
+    if not time.time() - heartbeat <= stale_seconds:  # (a NaN heartbeat is stale too)
+        return False
+    if pid <= 0:  # kill(0 or -1, 0) would ask about whole process groups
         return False
     try:
-        pid = int(status.get("pid"))
         os.kill(pid, 0)
-    except (OSError, TypeError, ValueError):
+    except (OSError, OverflowError):
         return False
     return not _is_zombie(pid)
 

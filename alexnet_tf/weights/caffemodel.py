@@ -9,6 +9,7 @@ anything is allocated, so a truncated or corrupt file is refused at once with a 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -142,21 +143,26 @@ def _read_blob(buf, begin: int, end: int, where: str) -> np.ndarray:
                     dims.append(dim)
                 elif dim_wire == LENGTH_DELIMITED:
                     pos, stop = dim
-                    while pos < stop:
+                    while pos < stop and len(dims) <= 8:  # never a list of a million dims
                         number, pos = _varint(buf, pos, stop)
                         dims.append(number)
                 if len(dims) > 8:
                     raise _Corrupt(f"{where}: a blob with more than 8 dimensions")
         elif field in (BLOB_DATA, BLOB_DOUBLE_DATA):
             dtype = "<f4" if field == BLOB_DATA else "<f8"
-            chunks.append(value if wire != LENGTH_DELIMITED else _packed(buf, value, dtype, where))
+            if wire == LENGTH_DELIMITED:
+                chunks.append(_packed(buf, value, dtype, where))
+            elif wire == (FIXED32 if field == BLOB_DATA else FIXED64):
+                chunks.append(value)  # a run gathered by _fields
+            else:
+                raise _Corrupt(f"{where}: blob data of wire type {wire}")
     if dims is None:
         if not legacy:
             raise _Corrupt(f"{where}: a blob without a shape")
         dims = [legacy.get(f, 0) for f in (BLOB_NUM, BLOB_CHANNELS, BLOB_HEIGHT, BLOB_WIDTH)]
     if not all(0 < d <= _MAX_DIM for d in dims):
         raise _Corrupt(f"{where}: a blob of absurd shape {tuple(dims)}")
-    count = int(np.prod(dims, dtype=np.int64))
+    count = math.prod(dims)  # Python ints: eight dims of 2**24 must not wrap around to 0
     if count > _MAX_BLOB_VALUES:
         raise _Corrupt(f"{where}: a blob of absurd shape {tuple(dims)}")
     have = sum(chunk.size for chunk in chunks)

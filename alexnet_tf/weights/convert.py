@@ -63,7 +63,13 @@ def check_keras_weights(arrays: dict, source: str | Path, num_classes: int = 100
             raise WeightsError(
                 f"{source}: layer {name} should hold [kernel, bias]; it holds {_describe(pair)}."
             )
-        kernel, bias = (np.asarray(a) for a in pair)
+        arrays_in_pair = [a for a in pair if isinstance(a, np.ndarray)]
+        if len(arrays_in_pair) != 2:  # e.g. a list of lists, which np.asarray may reject
+            raise WeightsError(
+                f"{source}: layer {name} should hold two arrays [kernel, bias]; it holds "
+                f"{', '.join(_describe(a) for a in pair)}."
+            )
+        kernel, bias = arrays_in_pair
         for role, array, shape in (("kernel", kernel, kernel_shape), ("bias", bias, bias_shape)):
             if array.shape != shape:
                 raise WeightsError(

@@ -213,7 +213,7 @@ def load_npy_dict(path: str | Path) -> dict:
             shape, _, dtype = npy_format.read_array_header_2_0(file)
         else:
             raise ValueError(f"format version {version} is not supported")
-    except ValueError as error:
+    except Exception as error:  # numpy parses the header with tokenize/ast: many kinds  # noqa: BLE001
         raise WeightsError(f"{path}: not a valid .npy file ({error}).") from None
     if dtype != np.dtype(object) or shape != ():
         raise WeightsError(
