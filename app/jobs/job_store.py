@@ -53,8 +53,10 @@ def process_alive(pid) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a killed process nobody reaped)."""
     try:
         pid = int(pid)
+        if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
+            return False
         os.kill(pid, 0)
-    except (OSError, TypeError, ValueError):
+    except (OSError, TypeError, ValueError, OverflowError):  # a damaged record's pid
         return False
     except PermissionError:  # someone else's process: it exists
         return True
@@ -68,7 +70,7 @@ def process_alive(pid) -> bool:
 def _read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested deep
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -83,7 +85,7 @@ def read_events(job_dir: str | Path) -> list[dict]:
     for line in text.splitlines():
         try:
             event = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a partial last line, or a stray print
         if isinstance(event, dict):
             events.append(event)
@@ -252,13 +254,15 @@ class MetricsReader:
         for line in data[: end + 1].splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-            kind = record.get("kind")
+            kind = record.get("kind") if isinstance(record, dict) else None
             rows = self.metrics.steps if kind == "step" else self.metrics.epochs
             if kind not in ("step", "epoch"):
                 continue
             key = "global_step" if kind == "step" else "epoch"
+            if not isinstance(record.get(key, 0), (int, float)):
+                continue  # a damaged line: its position on the curve is not a number
             while rows and rows[-1].get(key, -1) >= record.get(key, 0):
                 rows.pop()  # a resumed job redoing work after its last checkpoint
             rows.append(record)
