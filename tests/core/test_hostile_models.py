@@ -1,12 +1,18 @@
-"""Hostile model files: Lambda layers and unknown classes, in .keras and .h5, are refused by
+"""Hostile files: models and weights that would run code or exhaust memory.
+
+Models with Lambda layers or unknown classes, in .keras and .h5, are refused by
 ``Classifier.load``, by ``classify --model`` and by the app's model worker, and their code
 never runs (each Lambda would create a marker file; the control shows it does when loaded
-with safe mode off)."""
+with safe mode off). .npy files whose pickle names anything but dicts, lists and arrays are
+refused without running it; caffemodels with absurd sizes or broken structure are refused at
+once, within a 2 GiB address-space limit."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import zipfile
 
 import h5py
@@ -16,9 +22,11 @@ import pytest
 from keras.src.saving import serialization_lib
 from PIL import Image
 
-from alexnet_tf.errors import ModelLoadError
+from alexnet_tf.errors import ModelLoadError, WeightsError
 from alexnet_tf.inference import Classifier
+from alexnet_tf.weights import store
 from tests.cli import run_cli
+from tests.synthetic_weights import field_bytes, field_varint
 
 MARKER_VARIABLE = "ALEXNET_HOSTILE_MARKER"  # where the hostile Lambda writes its marker
 
@@ -193,3 +201,131 @@ def test_app_model_worker_reports_the_refusal(models, monkeypatch):
     for case, message in zip(("lambda.h5", "foreign-module.keras"), failures, strict=True):
         assert message.startswith(f"{files[case]}: ") and CASES[case] in message
     assert not marker.exists()
+
+
+# --- hostile weight files ----------------------------------------------------------------
+
+
+class _Runs:
+    """Pickles as a call of ``function(*arguments)``: what a hostile .npy would carry."""
+
+    def __init__(self, function, *arguments):
+        self.call = (function, arguments)
+
+    def __reduce__(self):
+        return self.call
+
+
+def _hostile_payloads(marker):
+    touch = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    return {
+        "eval": _Runs(eval, touch),
+        "exec": _Runs(exec, touch),
+        "subprocess": _Runs(subprocess.Popen, ["touch", str(marker)]),
+        "numpy-load": _Runs(np.load, str(marker)),  # a numpy name outside the stand-ins
+        "int": 7,
+        "text": "conv1",
+        "none": None,
+    }
+
+
+@pytest.mark.parametrize("payload", list(_hostile_payloads("x")))
+def test_npy_holding_anything_but_dicts_lists_and_arrays_runs_nothing(tmp_path, payload):
+    marker = tmp_path / "code-ran"
+    zeros = np.zeros(2, np.float32)
+    layers = {"conv1": [zeros, _hostile_payloads(marker)[payload]], "fc8": [zeros, zeros]}
+    path = tmp_path / "bvlc_alexnet.npy"
+    np.save(path, layers, allow_pickle=True)  # pickles the payload; runs nothing
+    with pytest.raises(WeightsError) as caught:
+        store.import_weights_file(path)
+    assert str(caught.value).startswith(f"{path}: refused: ")
+    assert not marker.exists() and not store.weights_installed()
+
+
+def _blob(dims=None, legacy=None, data: bytes = b"", data_field=field_bytes) -> bytes:
+    out = b""
+    if legacy is not None:
+        out += b"".join(field_varint(f, d) for f, d in zip((1, 2, 3, 4), legacy, strict=True))
+    if dims is not None:
+        packed = b"".join(field_varint(1, d)[1:] for d in dims)  # packed varints
+        out += field_bytes(7, field_bytes(1, packed))
+    return out + data_field(5, data)
+
+
+def _caffemodel(*blobs: bytes, name: str = "conv1", kind: bytes = b"Convolution") -> bytes:
+    layer = field_bytes(1, name.encode()) + field_bytes(2, kind)
+    layer += b"".join(field_bytes(7, blob) for blob in blobs)
+    return field_bytes(1, b"AlexNet") + field_bytes(100, layer)
+
+
+def _nested(depth: int) -> bytes:
+    inner = b""
+    for _ in range(depth):
+        inner = field_bytes(7, inner)
+    return inner
+
+
+ABSURD_CAFFEMODELS = {
+    # a blob that claims 10**12 floats (4 TB) and holds 4 bytes
+    "tera-floats": (_caffemodel(_blob(legacy=(10**6, 10**6, 1, 1), data=b"\0" * 4)), "absurd"),
+    "huge-dim": (_caffemodel(_blob(dims=(1 << 40,), data=b"\0" * 4)), "absurd shape"),
+    # eight dims of 2**16: 2**128 values, which int64 arithmetic wraps round to 0
+    "wrapping-dims": (_caffemodel(_blob(dims=(1 << 16,) * 8)), "absurd shape"),
+    "million-dims": (_caffemodel(_blob(dims=(1,) * 1_000_000)), "more than 8 dimensions"),
+    # a layer whose length field claims 2**60 bytes
+    "exabyte-field": (
+        field_bytes(1, b"AlexNet") + b"\xa2\x06" + field_varint(1, 1 << 60)[1:] + b"abc",
+        "only 3 remain",
+    ),
+    "float-data-as-varint": (
+        _caffemodel(_blob(dims=(1,), data=b"", data_field=lambda f, _: field_varint(f, 7))),
+        "wire type 0",
+    ),
+    "deep-nesting": (_caffemodel(_nested(10_000)), "needs 1 values, has 0"),
+    "truncated": (_caffemodel(_blob(dims=(2,), data=b"\0" * 8))[:-3], "truncated"),
+}
+
+
+@pytest.mark.parametrize("case", ABSURD_CAFFEMODELS)
+def test_absurd_caffemodel_is_refused_by_name_and_reason(tmp_path, case):
+    content, reason = ABSURD_CAFFEMODELS[case]
+    path = tmp_path / "bvlc_alexnet.caffemodel"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError) as caught:
+        store.import_weights_file(path)
+    assert str(caught.value).startswith(f"{path}: ") and reason in str(caught.value)
+    assert not store.weights_installed()
+
+
+_BOUNDED_READER = """
+import resource, sys
+from pathlib import Path
+limit = 2 * 1024**3  # 2 GiB of address space: any attempt to honour a claim would fail
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from alexnet_tf.errors import WeightsError
+from alexnet_tf.weights.caffemodel import read_caffemodel_weights
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    try:
+        read_caffemodel_weights(path)
+    except WeightsError as error:
+        print(path.name, "refused:", error)
+    else:
+        print(path.name, "ACCEPTED")
+"""
+
+
+def test_absurd_caffemodels_are_refused_within_bounded_memory(tmp_path):
+    for case, (content, _) in ABSURD_CAFFEMODELS.items():
+        (tmp_path / f"{case}.caffemodel").write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_READER, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # about hanging forever, not speed
+    )
+    assert result.returncode == 0, result.stderr[-2000:]  # no MemoryError, no crash
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(ABSURD_CAFFEMODELS)
+    for case, (_, reason) in ABSURD_CAFFEMODELS.items():
+        line = next(line for line in lines if line.startswith(f"{case}.caffemodel "))
+        assert "refused:" in line and reason in line, line
