@@ -33,7 +33,7 @@ from app.jobs import job_store
 from tests.synthetic_weights import write_caffemodel, write_hostile_npy, write_py2_style_npy
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
@@ -233,7 +233,7 @@ def test_job_is_alive_answers_for_any_status(status):
     assert job_is_alive(status) in (True, False)
 
 
-@settings(FUZZ, max_examples=300)
+@FUZZ
 @example(files={"record": b'{"pid": 9223372036854775808, "started": 1}'})  # found by hand
 @example(files={"record": b'{"pid": 0, "started": 1e300}', "status.json": b'{"state": "running"}'})
 @given(files=st.dictionaries(st.sampled_from(JOB_FILES + RUN_FILES), _file_content(), min_size=1))
