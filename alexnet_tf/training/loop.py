@@ -26,6 +26,7 @@ from ..errors import AlexNetStudioError  # noqa: E402
 from ..fileio import atomic_path, write_json_atomic  # noqa: E402
 from ..preprocess import center_crop, normalize  # noqa: E402
 from . import pipeline  # noqa: E402
+from .checkpoints import restore_newest_usable  # noqa: E402
 from .events import ProgressReporter  # noqa: E402
 from .job import (  # noqa: E402
     JobFolder,
@@ -377,9 +378,11 @@ class TrainingJob:
         manager = tf.train.CheckpointManager(
             checkpoint, job.checkpoints_dir, max_to_keep=CHECKPOINTS_KEPT
         )
-        if self.resume and manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            job.log(f"restored {manager.latest_checkpoint}")
+        restored = restore_newest_usable(checkpoint, manager) if self.resume else None
+        if restored and restored.restored:
+            job.log(restored.describe())
+            if restored.damaged:  # the user should know that some progress was lost
+                self._phase("restore", restored.describe())
         else:
             apply_init(model, init)
             if self.resume:

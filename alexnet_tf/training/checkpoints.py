@@ -1,0 +1,84 @@
+"""Resume from the newest checkpoint that can really be read.
+
+A checkpoint can be damaged after it was written (a disk error, a copy cut short, a file
+removed by hand). TensorFlow checks each tensor's checksum when it restores it, so a damaged
+file fails loudly; this module then falls back to the previous checkpoint and says which one
+it skipped and why. A killed save never damages anything: TensorFlow writes a new checkpoint
+under temporary names and lists it only once it is complete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .job import JobFolderError
+
+
+@dataclass
+class RestoreResult:
+    """What ``restore_newest_usable`` did.
+
+    Attributes:
+        restored: the checkpoint prefix that was restored, or None when there was none.
+        damaged: ``(checkpoint prefix, reason)`` for each newer checkpoint that was skipped.
+    """
+
+    restored: str | None = None
+    damaged: list[tuple[str, str]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One sentence for the log and the status, e.g. 'ckpt-12 is damaged (...): resumed
+        from ckpt-8'."""
+        skipped = "; ".join(f"{Path(p).name} is damaged ({reason})" for p, reason in self.damaged)
+        if self.restored is None:
+            return skipped or "no checkpoint yet"
+        resumed = f"resumed from {Path(self.restored).name}"
+        return f"{skipped}: {resumed} instead" if skipped else resumed
+
+
+def _reason(error: Exception) -> str:
+    """The first line of a TensorFlow error, short enough for a status line."""
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
+def restore_newest_usable(checkpoint, manager) -> RestoreResult:
+    """Restore ``checkpoint`` from the newest of ``manager.checkpoints`` that reads cleanly.
+
+    Args:
+        checkpoint: the ``tf.train.Checkpoint`` of the job (model, optimizer, counters).
+        manager: its ``tf.train.CheckpointManager``.
+
+    Returns:
+        A ``RestoreResult``: which checkpoint was restored (None if there were none) and
+        which newer ones were skipped as damaged.
+
+    Raises:
+        JobFolderError: checkpoints exist but none of them can be read; resuming would
+            silently start over, so the job refuses and names each checkpoint and reason.
+    """
+    import tensorflow as tf
+
+    result = RestoreResult()
+    for prefix in reversed(manager.checkpoints):
+        try:
+            # A failed restore may leave some variables restored; the next successful one
+            # overwrites every variable, since it must match all of them.
+            checkpoint.restore(prefix).assert_existing_objects_matched()
+        # What TensorFlow raises for damaged files: OpError (bad checksum, missing file),
+        # IndexError (a data file shorter than its index says), ValueError, AssertionError
+        # (objects that do not match).
+        except (tf.errors.OpError, IndexError, ValueError, AssertionError) as error:
+            result.damaged.append((prefix, _reason(error)))
+            continue
+        result.restored = prefix
+        return result
+    if result.damaged:
+        folder = Path(result.damaged[0][0]).parent
+        raise JobFolderError(
+            f"No checkpoint in {folder} can be read: {result.describe()}. "
+            "This job cannot be resumed; start a new job."
+        )
+    return result
