@@ -39,15 +39,10 @@ from .job_process import JobRunner, train_command
 from .training_curves import TrainingCurves
 
 REFRESH_MS = 1000
-STATE_TEXT = {
-    "starting": "Starting",
-    "running": "Running",
-    "finished": "Finished",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "interrupted": "Failed (interrupted)",
-}
+STATE_TEXT = job_store.STATE_TEXT
 STATE_COLOUR = {
+    "not_responding": "#f0b429",
+    "damaged": "#ff6b6b",
     "running": "#5b9cff",
     "starting": "#5b9cff",
     "finished": "#4cc38a",
@@ -366,7 +361,7 @@ class JobsPanel(QWidget):
     def _fill_row(self, row: int, record: job_store.JobRecord) -> None:
         record = self._merged(record)
         state = self.table.item(row, 1)
-        state.setText(STATE_TEXT.get(record.state, record.state))
+        state.setText(record.state_text)
         state.setForeground(QColor(STATE_COLOUR.get(record.state, "#e8e9ed")))
         progress = self.table.item(row, 2)
         progress.setData(Qt.ItemDataRole.UserRole, float(record.progress or 0))
@@ -376,7 +371,7 @@ class JobsPanel(QWidget):
         self.table.item(row, 3).setText(f"{ips:.1f}" if active and ips else "—")
         self.table.item(row, 4).setText(format_duration(record.eta_seconds, "—") if active else "—")
         self.table.item(row, 5).setText(str(len(record.classes) or "—"))
-        self.table.item(row, 6).setText(record.settings.get("mode", "—"))
+        self.table.item(row, 6).setText(str(record.settings.get("mode", "—")))
 
     # ------------------------------------------------------------------ selected job
     def _on_selection_changed(self) -> None:
@@ -402,9 +397,9 @@ class JobsPanel(QWidget):
         record = self._merged(record)
         live = self.live.get(str(record.path), {})
         self.title.setText(record.name)
-        text = STATE_TEXT.get(record.state, record.state)
+        text = record.state_text
         message = record.message
-        if record.state == "running" and live.get("message"):
+        if record.state == "running" and isinstance(live.get("message"), str):
             message = live["message"]
         if record.state == "running":
             eta = format_duration(record.eta_seconds, "—")
@@ -456,17 +451,23 @@ class JobsPanel(QWidget):
         live = self.live.setdefault(job_dir, {})
         kind = event.get("event")
         if kind == "step":
-            live.update(event)
+            # Only well-formed numbers: a job's output is not trusted to be sane.
+            for key in ("progress", "images_per_second", "eta_seconds"):
+                value = job_store.finite_number(event.get(key))
+                if value is not None and value >= 0:
+                    live[key] = min(value, 1.0) if key == "progress" else value
         elif kind == "phase":
             live["message"] = event.get("message", "")
         elif kind == "error":
             name = Path(job_dir).name
-            message = f"Training job {name} failed: {event.get('message')}"
+            message = f"Training job {name} failed: {str(event.get('message'))[:500]}"
             self.notice_requested.emit(message, "error")
         elif kind == "done":
+            evaluation = event.get("eval")
+            top1 = evaluation.get("top1") if isinstance(evaluation, dict) else None
             self.notice_requested.emit(
                 f"Training job {Path(job_dir).name} finished: "
-                f"validation accuracy {((event.get('eval') or {}).get('top1') or 0) * 100:.1f}%.",
+                f"validation accuracy {(job_store.finite_number(top1) or 0) * 100:.1f}%.",
                 "info",
             )
         if kind in ("step", "phase", "start", "epoch", "done", "error", "cancelled"):

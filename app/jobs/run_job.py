@@ -1,41 +1,79 @@
-"""``python -m app.jobs.run_job EVENTS STDERR COMMAND...``: become COMMAND with its output in files.
+"""``python -m app.jobs.run_job EVENTS STDERR EXIT COMMAND...``: run COMMAND, outputs in files.
 
 The app starts jobs with ``QProcess.startDetached`` (so they can outlive it), which gives the
-process id but cannot redirect output. This tiny launcher points stdout (the JSON lines) and
-stderr at the given files, appending, and then replaces itself with the command: the job
-keeps the launcher's process id, the one the app recorded. Imports nothing heavy.
+process id but cannot redirect output, and leaves the app unable to learn how the process
+ended (it is not the parent). This small launcher fills both gaps. It
+
+- makes itself the leader of a new process group, so the app can signal the job and any
+  child it starts as one (``os.killpg`` on the recorded pid);
+- runs COMMAND as its child with stdout (the JSON lines) and stderr appended to the files;
+- waits for it and writes how it ended (exit status, or the signal that killed it) to EXIT.
+
+The launcher itself ignores SIGINT/SIGTERM (the job checkpoints and exits on them; the
+launcher then records that and exits too). Imports nothing heavy.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+from alexnet_tf.fileio import write_json_atomic
+
+
+def _ignore(signum, frame) -> None:
+    """A handler, not SIG_IGN: handlers are reset at exec, so the job gets default signals."""
+
+
+def exit_record(pid: int, returncode: int) -> dict:
+    """What EXIT says about a process that ended with ``returncode`` (negative: a signal)."""
+    record = {"pid": pid, "returncode": returncode, "ended": time.time()}
+    if returncode < 0:
+        try:
+            record["signal"] = signal.Signals(-returncode).name
+            record["signal_text"] = signal.strsignal(-returncode) or ""
+        except ValueError:
+            record["signal"] = f"signal {-returncode}"
+    return record
 
 
 def main(argv: list[str]) -> int:
-    """Redirect stdout/stderr to ``argv[0]``/``argv[1]`` and exec ``argv[2:]``."""
-    if len(argv) < 3:
-        print("usage: python -m app.jobs.run_job EVENTS STDERR COMMAND...", file=sys.stderr)
+    """Redirect to ``argv[0]``/``argv[1]``, run ``argv[3:]``, write how it ended to ``argv[2]``."""
+    if len(argv) < 4:
+        print("usage: python -m app.jobs.run_job EVENTS STDERR EXIT COMMAND...", file=sys.stderr)
         return 2
-    events, errors, command = argv[0], argv[1], argv[2:]
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-    for path, fd in ((events, 1), (errors, 2)):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        target = os.open(path, flags, 0o644)
-        os.dup2(target, fd)
-        os.close(target)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.environ["PYTHONUNBUFFERED"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    events, errors, exit_path, command = argv[0], argv[1], argv[2], argv[3:]
+    try:
+        os.setpgid(0, 0)
+    except OSError:  # already a group leader
+        pass
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _ignore)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = Path(__file__).resolve().parents[2]
     if (root / "alexnet_tf").is_dir():  # a checkout: keep `-m app.launch` importable
-        paths = [str(root), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    os.execv(command[0], command)
-    return 1  # not reached
+        paths = [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    for path in (events, errors):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(events, "ab") as out, open(errors, "ab") as err:
+        try:
+            child = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+            )
+        except OSError as error:
+            err.write(f"cannot start {command[0]}: {error}\n".encode())
+            write_json_atomic(exit_path, {"pid": None, "returncode": 127, "ended": time.time(),
+                                          "error": str(error)})  # fmt: skip
+            return 127
+    returncode = child.wait()
+    write_json_atomic(exit_path, exit_record(child.pid, returncode))
+    return 0
 
 
 if __name__ == "__main__":

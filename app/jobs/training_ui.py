@@ -91,8 +91,11 @@ class TrainingUi(QObject):
         if choice == STAY:
             return False
         if choice == CANCEL:
-            for job in running:
-                self.runner.cancel(job)
+            # Wait until they are gone (a stopped or stuck one is killed after a grace
+            # period): the user asked for no job to outlive the app.
+            self.window.statusBar().showMessage("Stopping the training jobs…")
+            self.window.repaint()
+            self.runner.stop_jobs(running)
         return True
 
     def shutdown(self) -> None:
