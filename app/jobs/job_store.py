@@ -86,10 +86,10 @@ def process_alive(pid) -> bool:
         if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
             return False
         os.kill(pid, 0)
+    except PermissionError:  # someone else's process: it exists (before OSError, its base)
+        return True
     except (OSError, TypeError, ValueError, OverflowError):  # a damaged record's pid
         return False
-    except PermissionError:  # someone else's process: it exists
-        return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
