@@ -82,3 +82,32 @@ def restore_newest_usable(checkpoint, manager) -> RestoreResult:
             "This job cannot be resumed; start a new job."
         )
     return result
+
+
+def remove_partial_saves(folder: str | Path) -> None:
+    """Delete what an interrupted save left (``ckpt-N_temp`` folders): each may hold ~0.5 GB."""
+    import shutil
+
+    for leftover in Path(folder).glob("*_temp*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def save_checkpoint(manager, number: int) -> None:
+    """``manager.save(number)``, or a ``JobFolderError`` that names the folder and the reason.
+
+    A failed save (disk full, read-only folder) leaves the previous checkpoints as they were;
+    its partial files are removed, so the space it took is given back.
+    """
+    import tensorflow as tf
+
+    try:
+        manager.save(checkpoint_number=number)
+    except (tf.errors.OpError, OSError) as error:
+        remove_partial_saves(manager.directory)
+        raise JobFolderError(
+            f"Cannot save a checkpoint in {manager.directory}: {_reason(error)}. The previous "
+            "checkpoint is kept: free some disk space (or make the folder writable) and resume."
+        ) from None

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown 
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -26,7 +27,11 @@ from ..errors import AlexNetStudioError  # noqa: E402
 from ..fileio import atomic_path, write_json_atomic  # noqa: E402
 from ..preprocess import center_crop, normalize  # noqa: E402
 from . import pipeline  # noqa: E402
-from .checkpoints import restore_newest_usable  # noqa: E402
+from .checkpoints import (  # noqa: E402
+    remove_partial_saves,
+    restore_newest_usable,
+    save_checkpoint,
+)
 from .events import ProgressReporter  # noqa: E402
 from .job import (  # noqa: E402
     JobFolder,
@@ -287,9 +292,12 @@ class TrainingJob:
                 shutil.rmtree(writer_root, ignore_errors=True)
 
     def _fail(self, message: str) -> None:
-        self.job.log(f"failed: {message}")
-        self.job.update_status(state="failed", message=message)
-        self.reporter.emit("error", message=message)
+        self.reporter.emit("error", message=message)  # first: stdout works when the disk does not
+        try:
+            self.job.log(f"failed: {message}")
+            self.job.update_status(state="failed", message=message)
+        except OSError as error:  # a full or read-only disk: the error event above says why
+            print(f"warning: cannot record the failure in {self.job_dir}: {error}", file=sys.stderr)
 
     def _run(self, choice) -> int:
         import keras
@@ -302,6 +310,14 @@ class TrainingJob:
             images_per_second=None, eta_seconds=None, message="starting",
         )  # fmt: skip
         job.start_heartbeat()
+        if self.resume:
+            recorded_job = read_job_json(self.job_dir)
+        else:
+            # job.json first, so that a job killed at any moment can be resumed; its dataset
+            # part is added once the scan is done (a job.json without it means: not yet).
+            recorded_job = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
+            if choice.is_chief:
+                job.write_json(job.job_json, recorded_job)
         set_precision(s.precision, bool(tf.config.list_physical_devices("GPU")))
         if s.batch_size % choice.num_replicas:
             raise SettingsError(
@@ -328,8 +344,8 @@ class TrainingJob:
         for refused in scan.refused:
             job.log(f"refused {refused.path}: {refused.reason}")
         require_trainable(scan)
-        if self.resume:
-            recorded = job.read_job()["dataset"]["fingerprint"]
+        if "dataset" in recorded_job:
+            recorded = recorded_job["dataset"]["fingerprint"]
             if recorded != scan.fingerprint:
                 raise SettingsError(
                     f"The images in {s.folder} changed since the job started (dataset "
@@ -378,6 +394,8 @@ class TrainingJob:
         manager = tf.train.CheckpointManager(
             checkpoint, job.checkpoints_dir, max_to_keep=CHECKPOINTS_KEPT
         )
+        if choice.is_chief:
+            remove_partial_saves(job.checkpoints_dir)
         restored = restore_newest_usable(checkpoint, manager) if self.resume else None
         if restored and restored.restored:
             job.log(restored.describe())
@@ -389,13 +407,13 @@ class TrainingJob:
                 job.log("no checkpoint yet: starting from the initial weights")
         start_epoch, start_step = int(epoch_var.numpy()), int(step_var.numpy())
 
-        if choice.is_chief and not self.resume:
+        if choice.is_chief and "dataset" not in recorded_job:
             job.write_json(
                 job.job_json,
                 {
+                    **recorded_job,
                     "settings": s.to_dict(),
                     "init_source": init_text,
-                    "versions": versions(),
                     "dataset": {
                         "root": str(scan.root),
                         "fingerprint": scan.fingerprint,
@@ -405,7 +423,6 @@ class TrainingJob:
                         "num_val": int(len(val_idx)),
                     },
                     "strategy": choice.description,
-                    "created": time.time(),
                 },
             )
         self.reporter.emit(
@@ -459,7 +476,7 @@ class TrainingJob:
             nonlocal last_save
             epoch_var.assign(epoch)
             step_var.assign(step)
-            manager.save(checkpoint_number=epoch * steps + step)
+            save_checkpoint(manager, epoch * steps + step)
             last_save = time.monotonic()
 
         self._phase(

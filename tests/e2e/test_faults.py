@@ -1,0 +1,133 @@
+"""Faults with real processes and real signals: kill -9, a full or read-only disk, a dead worker.
+
+Each job is a real `alexnet-studio train` process on a tiny dataset in head mode with a
+checkpoint after every step, so saves are frequent and every moment of a job can be hit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.datasets import make_image_folder
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "app.launch", "train"]
+# 2 classes x 8 images, no validation, batch 4: 4 steps per epoch.
+EPOCHS, STEPS_PER_EPOCH = 3, 4
+TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
+JOB_OPTIONS = ["--mode", "head", "--epochs", str(EPOCHS), "--batch-size", "4",
+               "--val-split", "0", "--checkpoint-seconds", "0", "--json"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    from tests.synthetic_weights import install_synthetic_imagenet_weights
+
+    home = tmp_path_factory.mktemp("home")
+    install_synthetic_imagenet_weights(home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_image_folder(
+        tmp_path_factory.mktemp("data") / "pets", classes=2, per_class=8, bad_files=False
+    )
+
+
+def _env(home, **extra):
+    return dict(os.environ, ALEXNET_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1", **extra)
+
+
+def _start(home, args, output: Path, **env) -> subprocess.Popen:
+    command = [*CLI, *map(str, args)]
+    with open(output, "w") as stdout:  # a file, not a pipe: an unread pipe would block the job
+        return subprocess.Popen(
+            command, stdout=stdout, stderr=subprocess.STDOUT, text=True, env=_env(home, **env)
+        )
+
+
+def _events(output: Path) -> list[dict]:
+    events = []
+    for line in output.read_text().splitlines():
+        with contextlib.suppress(ValueError):  # TF's stderr lines, a line cut by kill -9
+            event = json.loads(line)
+            if isinstance(event, dict) and "event" in event:
+                events.append(event)
+    return events
+
+
+def _wait_for(process, condition, *args, timeout=300.0) -> bool:
+    """Poll ``condition(*args)`` every 5 ms until it holds (True) or the process ends (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition(*args):
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.005)
+    raise AssertionError("timed out waiting for the job")
+
+
+# Moments to kill a job at: each a condition on the job folder and the job's output so far.
+def _scanning(job, output):
+    return (job / "job.json").is_file()
+
+
+def _saving_checkpoint(job, output):
+    return any((job / "checkpoints").glob("*_temp*"))
+
+
+def _training(job, output):
+    steps = [e for e in _events(output) if e["event"] == "step"]
+    return bool(steps) and random.random() < 0.02  # a random moment after the first step
+
+
+def _saving_model(job, output):
+    return any((job / "model").glob(".model.keras.tmp-*"))
+
+
+def test_kill_9_many_times_at_any_moment_then_every_resume_works(home, dataset, tmp_path):
+    job = tmp_path / "job"
+    moments = [_scanning, _saving_checkpoint, _training, _saving_checkpoint, _saving_model, None]
+    runs, kills = [], []
+    for number, moment in enumerate(moments):
+        output = tmp_path / f"run{number}.jsonl"
+        args = [dataset["root"], "--out", job] if number == 0 else ["--resume", job]
+        process = _start(home, [*args, *JOB_OPTIONS], output)
+        if moment and _wait_for(process, moment, job, output):
+            process.kill()
+            kills.append(moment.__name__)
+        assert process.wait(timeout=300) in (0, -9), output.read_text()[-3000:]
+        runs.append(_events(output))
+    assert len(kills) >= 4, kills  # the moments were really hit
+
+    # Every resume continued from a checkpoint it had, and ran each remaining step once.
+    for events in runs[1:]:
+        start = next(e for e in events if e["event"] == "start")
+        assert start["total_steps"] == TOTAL_STEPS
+        done = start["resumed_at"] or {"epoch": 0, "step": 0}
+        first_step = done["epoch"] * STEPS_PER_EPOCH + done["step"] + 1
+        steps = [e["global_step"] for e in events if e["event"] == "step"]
+        assert steps == list(range(first_step, first_step + len(steps)))
+    last = runs[-1]
+    assert last[-1]["event"] == "done"
+    assert [e["global_step"] for e in last if e["event"] == "step"][-1] == TOTAL_STEPS
+    status = json.loads((job / "status.json").read_text())
+    assert status["state"] == "finished" and status["step"] == TOTAL_STEPS
+    assert not list((job / "checkpoints").glob("*_temp*"))  # no half-written save left behind
+
+    from alexnet_tf.inference import Classifier
+
+    classifier = Classifier.load(job)  # safe mode, as every model is loaded
+    assert list(classifier.labels) == dataset["classes"]
