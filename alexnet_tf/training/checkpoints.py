@@ -9,6 +9,7 @@ under temporary names and lists it only once it is complete.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +38,23 @@ class RestoreResult:
         return f"{skipped}: {resumed} instead" if skipped else resumed
 
 
+# What the operating system says, found anywhere in a TensorFlow error, and what it means.
+_OS_REASONS = {
+    "No space left on device": "the disk is full",
+    "Read-only file system": "the folder is read-only",
+    "Permission denied": "permission denied",
+}
+
+
 def _reason(error: Exception) -> str:
-    """The first line of a TensorFlow error, short enough for a status line."""
+    """A short reason for a TensorFlow error, without its graph-node and op decorations."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
-    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
-    return first if len(first) <= 160 else first[:157] + "..."
+    for text, meaning in _OS_REASONS.items():
+        if text in message:
+            return f"{meaning} ({text})"
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", message).strip()
+    first = message.splitlines()[0] if message else type(error).__name__
+    return first if len(first) <= 200 else first[:197] + "..."
 
 
 def restore_newest_usable(checkpoint, manager) -> RestoreResult:

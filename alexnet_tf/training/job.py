@@ -39,14 +39,20 @@ class JobFolder:
     def __init__(self, root: str | Path, *, writer: bool = True):
         self.root = Path(root).expanduser().resolve()
         self.writer = writer
-        self.root.mkdir(parents=True, exist_ok=True)
-        for sub in ("cache", "checkpoints", "tensorboard", "model"):
-            (self.root / sub).mkdir(exist_ok=True)
         self._status: dict = {}
         self._lock = threading.Lock()
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
-        self._log = open(self.root / "log.txt", "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for sub in ("cache", "checkpoints", "tensorboard", "model"):
+                (self.root / sub).mkdir(exist_ok=True)
+            self._log = open(self.root / "log.txt", "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            raise JobFolderError(
+                f"Cannot write in the job folder {self.root}: {error.strerror or error}. "
+                "Give a folder you can write to (with free space)."
+            ) from None
 
     job_json = property(lambda self: self.root / "job.json")
     status_json = property(lambda self: self.root / "status.json")

@@ -131,3 +131,95 @@ def test_kill_9_many_times_at_any_moment_then_every_resume_works(home, dataset, 
 
     classifier = Classifier.load(job)  # safe mode, as every model is loaded
     assert list(classifier.labels) == dataset["classes"]
+
+
+@contextlib.contextmanager
+def _small_disk(folder: Path, megabytes: int):
+    """A tmpfs of ``megabytes`` mounted on ``folder`` (root only), unmounted afterwards."""
+    folder.mkdir(parents=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _remount(folder: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True)
+
+
+def _checkpoints(job) -> list[str]:
+    return sorted(p.stem for p in (job / "checkpoints").glob("ckpt-*.index"))
+
+
+def _finish_after_resume(home, job, output) -> list[dict]:
+    process = _start(home, ["--resume", job, *JOB_OPTIONS], output)
+    assert process.wait(timeout=300) == 0, output.read_text()[-3000:]
+    events = _events(output)
+    assert events[-1]["event"] == "done"
+    assert json.loads((job / "status.json").read_text())["step"] == TOTAL_STEPS
+    return events
+
+
+def test_a_full_disk_stops_the_job_with_a_clear_error_and_loses_nothing(home, dataset, tmp_path):
+    # Room for one full checkpoint (~245 MB) and the job's small files, not for a second one.
+    with _small_disk(tmp_path / "disk", 400) as disk:
+        job = disk / "job"
+        output = tmp_path / "full.jsonl"
+        process = _start(home, [dataset["root"], "--out", job, *JOB_OPTIONS], output)
+        assert process.wait(timeout=300) == 1, output.read_text()[-3000:]
+        error = _events(output)[-1]
+        assert error["event"] == "error"
+        assert f"Cannot save a checkpoint in {job / 'checkpoints'}" in error["message"]
+        assert "No space left on device" in error["message"]
+        status = json.loads((job / "status.json").read_text())
+        assert status["state"] == "failed" and "No space left" in status["message"]
+        assert _checkpoints(job) == ["ckpt-1"]  # the good one is kept, the partial one is gone
+        assert not list((job / "checkpoints").glob("*_temp*"))
+
+        _remount(disk, "size=1200m")  # the user frees space
+        resumed = _finish_after_resume(home, job, tmp_path / "resumed.jsonl")
+        start = next(e for e in resumed if e["event"] == "start")
+        assert start["resumed_at"] == {"epoch": 0, "step": 1}  # from ckpt-1
+
+
+def test_a_read_only_job_folder_is_refused_clearly_and_loses_nothing(home, dataset, tmp_path):
+    job = tmp_path / "job"
+    output = tmp_path / "first.jsonl"
+    process = _start(home, [dataset["root"], "--out", job, *JOB_OPTIONS], output)
+    assert _wait_for(process, lambda: len(_checkpoints(job)) >= 2)
+    process.kill()
+    process.wait(timeout=60)
+    before = _snapshot(job)
+    # The job folder becomes read-only (a read-only bind mount: chmod does not stop root).
+    if subprocess.run(["mount", "--bind", str(job), str(job)]).returncode != 0:
+        pytest.skip("cannot bind-mount here (needs root)")
+    try:
+        _remount(job, "ro,bind")
+        output = tmp_path / "readonly.jsonl"
+        process = _start(home, ["--resume", job, *JOB_OPTIONS], output)
+        assert process.wait(timeout=300) == 1, output.read_text()[-3000:]
+        error = _events(output)[-1]
+        assert error["event"] == "error"
+        assert f"Cannot write in the job folder {job}" in error["message"]
+        assert "Read-only file system" in error["message"]
+    finally:
+        subprocess.run(["umount", "-l", str(job)], check=False)
+    assert _snapshot(job) == before  # nothing lost or changed
+
+    resumed = _finish_after_resume(home, job, tmp_path / "resumed.jsonl")
+    start = next(e for e in resumed if e["event"] == "start")
+    assert start["resumed_at"]["step"] + STEPS_PER_EPOCH * start["resumed_at"]["epoch"] >= 2
+
+
+def _snapshot(folder: Path) -> list[tuple[str, int, int]]:
+    return sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
