@@ -15,7 +15,8 @@ from pathlib import Path
 
 # Options whose value defines the result; on --resume, giving one that differs is refused.
 _OPTIONS = ("epochs", "mode", "batch_size", "lr", "val_split", "seed", "precision", "init",
-            "augment", "dropout", "cpu_replicas", "log_every", "checkpoint_seconds")  # fmt: skip
+            "augment", "dropout", "cpu_replicas", "log_every", "checkpoint_seconds",
+            "watchdog_seconds")  # fmt: skip
 
 
 def register(subparsers) -> None:
@@ -69,6 +70,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dropout", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--log-every", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint-seconds", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--watchdog-seconds", type=float, help=argparse.SUPPRESS)
     parser.set_defaults(handler=run_train)
 
 

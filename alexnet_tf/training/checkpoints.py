@@ -46,7 +46,7 @@ _OS_REASONS = {
 }
 
 
-def _reason(error: Exception) -> str:
+def tf_error_reason(error: Exception) -> str:
     """A short reason for a TensorFlow error, without its graph-node and op decorations."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
     for text, meaning in _OS_REASONS.items():
@@ -84,7 +84,7 @@ def restore_newest_usable(checkpoint, manager) -> RestoreResult:
         # IndexError (a data file shorter than its index says), ValueError, AssertionError
         # (objects that do not match).
         except (tf.errors.OpError, IndexError, ValueError, AssertionError) as error:
-            result.damaged.append((prefix, _reason(error)))
+            result.damaged.append((prefix, tf_error_reason(error)))
             continue
         result.restored = prefix
         return result
@@ -121,6 +121,7 @@ def save_checkpoint(manager, number: int) -> None:
     except (tf.errors.OpError, OSError) as error:
         remove_partial_saves(manager.directory)
         raise JobFolderError(
-            f"Cannot save a checkpoint in {manager.directory}: {_reason(error)}. The previous "
-            "checkpoint is kept: free some disk space (or make the folder writable) and resume."
+            f"Cannot save a checkpoint in {manager.directory}: {tf_error_reason(error)}. The "
+            "previous checkpoint is kept: free some disk space (or make the folder writable) "
+            "and resume."
         ) from None

@@ -9,6 +9,7 @@ sparse categorical cross-entropy summed over the replica's examples and divided 
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
@@ -31,6 +32,7 @@ from .checkpoints import (  # noqa: E402
     remove_partial_saves,
     restore_newest_usable,
     save_checkpoint,
+    tf_error_reason,
 )
 from .events import ProgressReporter  # noqa: E402
 from .job import (  # noqa: E402
@@ -41,6 +43,7 @@ from .job import (  # noqa: E402
     read_status_json,
 )
 from .settings import TRAINED_LAYERS, SettingsError, TrainSettings  # noqa: E402
+from .watchdog import StepWatchdog  # noqa: E402
 
 PREPROCESSING = "caffe-bvlc-227"
 FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
@@ -284,12 +287,21 @@ class TrainingJob:
             import traceback
 
             self.job.log(traceback.format_exc())
-            self._fail(f"{type(error).__name__}: {error}")
+            if choice.num_workers > 1 and _is_peer_failure(error):
+                self._fail(
+                    f"Another worker of this job died or cannot be reached "
+                    f"({tf_error_reason(error)}), so this worker stops too. {self._resume_hint()}"
+                )
+            else:
+                self._fail(f"{type(error).__name__}: {error}")
             return EXIT_FAILED
         finally:
             self.job.close()
             if not choice.is_chief:
                 shutil.rmtree(writer_root, ignore_errors=True)
+
+    def _resume_hint(self) -> str:
+        return f"Resume with `alexnet-studio train --resume {self.job_dir}`."
 
     def _fail(self, message: str) -> None:
         self.reporter.emit("error", message=message)  # first: stdout works when the disk does not
@@ -471,6 +483,14 @@ class TrainingJob:
         )
         done_steps = start_epoch * steps + start_step
         last_save = time.monotonic()
+        # Only a multi-worker step can wait forever (on a hung peer): watch those.
+        watchdog = None
+        if choice.num_workers > 1:
+            watchdog = StepWatchdog(
+                s.watchdog_seconds,
+                lambda message: self._fail(f"{message} {self._resume_hint()}"),
+                exit_status=EXIT_FAILED,
+            )
 
         def save(epoch: int, step: int) -> None:
             nonlocal last_save
@@ -502,8 +522,9 @@ class TrainingJob:
             loss_sum = accuracy_sum = 0.0
             for step in range(start_step, steps):
                 began = time.monotonic()
-                loss, accuracy = train_step(next(iterator))
-                loss, accuracy = float(loss), float(accuracy)
+                with watchdog.step() if watchdog else contextlib.nullcontext():
+                    loss, accuracy = train_step(next(iterator))
+                    loss, accuracy = float(loss), float(accuracy)  # waits for the step
                 done_steps += 1
                 loss_sum += loss
                 accuracy_sum += accuracy
@@ -662,6 +683,15 @@ class TrainingJob:
         if self.choice.is_chief:
             self.job.write_json(self.job.eval_json, report)
         return {k: report[k] for k in ("top1", "top5", "num_examples") if k in report}
+
+
+def _is_peer_failure(error: Exception) -> bool:
+    """Errors a collective step raises when another worker died or cannot be reached."""
+    import tensorflow as tf
+
+    peer_errors = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                   tf.errors.DeadlineExceededError, tf.errors.CancelledError)  # fmt: skip
+    return isinstance(error, peer_errors)
 
 
 def run_training(settings: TrainSettings, job_dir, *, resume=False, json_lines=False) -> int:

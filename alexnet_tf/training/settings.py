@@ -49,6 +49,8 @@ class TrainSettings:
     cpu_replicas: int = 1
     log_every: int = 1
     checkpoint_seconds: float = 60.0
+    # A multi-worker step that takes longer than this (and 10x the slowest step) is hung.
+    watchdog_seconds: float = 120.0
 
     def __post_init__(self):
         self.folder = str(Path(self.folder).expanduser().resolve())
@@ -78,6 +80,8 @@ class TrainSettings:
             bad("dropout", "must be in [0, 1)")
         if not 0 <= self.momentum < 1:
             bad("momentum", "must be in [0, 1)")
+        if not self.watchdog_seconds > 0:
+            bad("watchdog_seconds", "must be positive")
 
     def to_dict(self) -> dict:
         """JSON-ready settings, as stored in job.json."""

@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import random
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -223,3 +225,65 @@ def _snapshot(folder: Path) -> list[tuple[str, int, int]]:
         for p in folder.rglob("*")
         if p.is_file()
     )
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.parametrize("fault", ["kill the other worker", "stop the chief"])
+def test_when_a_worker_dies_or_hangs_the_other_stops_and_the_job_resumes(
+    home, dataset, tmp_path, fault
+):
+    job = tmp_path / "job"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    options = ["--mode", "head", "--epochs", "4", "--batch-size", "4", "--val-split", "0",
+               "--checkpoint-seconds", "0", "--watchdog-seconds", "20", "--json"]  # fmt: skip
+    processes, outputs = [], []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        outputs.append(tmp_path / f"worker{index}.jsonl")
+        processes.append(
+            _start(
+                home,
+                [dataset["root"], "--out", job, *options],
+                outputs[-1],
+                TF_CONFIG=json.dumps(config),
+            )  # fmt: skip
+        )
+    chief, other = processes
+    assert _wait_for(chief, lambda: len(_checkpoints(job)) >= 2)
+    if fault == "kill the other worker":
+        victim, survivor, output = other, chief, outputs[0]
+        victim.kill()
+    else:
+        victim, survivor, output = chief, other, outputs[1]
+        victim.send_signal(signal.SIGSTOP)  # alive, connections open, never answering
+    try:
+        # Bounded: TensorFlow's heartbeats or the step watchdog (20 s here) end the survivor.
+        assert survivor.wait(timeout=120) == 1, output.read_text()[-3000:]
+    finally:
+        victim.kill()
+        victim.wait(timeout=60)
+    error = _events(output)[-1]
+    assert error["event"] == "error"
+    assert ("Another worker of this job died" in error["message"]
+            or "did not finish within 20 s" in error["message"]), error  # fmt: skip
+    assert f"--resume {job}" in error["message"]
+
+    # The job resumes, in one process, from the chief's last checkpoint.
+    kept = _checkpoints(job)
+    resumed = tmp_path / "resumed.jsonl"
+    process = _start(home, ["--resume", job, "--checkpoint-seconds", "60", "--json"], resumed)
+    assert process.wait(timeout=300) == 0, resumed.read_text()[-3000:]
+    events = _events(resumed)
+    start = next(e for e in events if e["event"] == "start")
+    assert f"ckpt-{start['resumed_at']['epoch'] * 4 + start['resumed_at']['step']}" in kept
+    assert events[-1]["event"] == "done"
+    assert json.loads((job / "status.json").read_text())["step"] == 16
