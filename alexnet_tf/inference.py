@@ -139,7 +139,7 @@ class Classifier:
             name = path.stem
             if path.name == "model.keras" and path.parent.name == "model":
                 name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
-        model = _load_keras_file(model_file)
+        model = load_model_file(model_file)
         labels = _labels_for(model_file, int(model.output_shape[-1]))
         return cls(model, labels, name)
 
@@ -195,7 +195,7 @@ class Classifier:
             return self._everything
 
 
-def _load_keras_file(path: Path) -> keras.Model:
+def load_model_file(path: Path) -> keras.Model:
     """Load a ``.keras`` file with safe mode on, refusing anything that is not an AlexNet.
 
     Legacy HDF5 models (``.h5``) are refused whatever their name: the app never writes them,

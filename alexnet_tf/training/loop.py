@@ -124,10 +124,10 @@ def apply_init(model, init: str) -> None:
         from ..weights.store import load_imagenet_model
 
         source = load_imagenet_model()
-    else:
-        import keras
+    else:  # another job's model: the same checked loader as every model a user opens
+        from ..inference import load_model_file
 
-        source = keras.saving.load_model(Path(init) / "model" / "model.keras", safe_mode=True)
+        source = load_model_file(Path(init) / "model" / "model.keras")
     from ..model import WEIGHT_LAYERS
 
     for name in WEIGHT_LAYERS:

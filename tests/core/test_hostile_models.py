@@ -147,6 +147,22 @@ def test_hostile_model_is_refused_by_name_and_reason_and_runs_nothing(models, ca
     assert serialization_lib.in_safe_mode() is not False  # safe mode was not switched off
 
 
+def test_fine_tuning_from_a_hostile_job_model_is_refused_and_runs_nothing(
+    models, tmp_path, monkeypatch
+):
+    from alexnet_tf.model import build_alexnet
+    from alexnet_tf.training.loop import apply_init
+
+    files, marker = models
+    monkeypatch.setenv(MARKER_VARIABLE, str(marker))
+    job = tmp_path / "job"  # a "finished job" whose model someone replaced
+    (job / "model").mkdir(parents=True)
+    os.link(files["lambda.keras"], job / "model" / "model.keras")
+    with pytest.raises(ModelLoadError, match="refused by safe mode"):
+        apply_init(build_alexnet(2), str(job))
+    assert not marker.exists()
+
+
 def test_the_lambda_files_really_run_code_when_safe_mode_is_off(models, monkeypatch):
     """The control: Keras with safe mode off runs the Lambda of both files."""
     files, marker = models
