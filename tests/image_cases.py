@@ -1,5 +1,8 @@
 """Image files in every case the loader must handle, written with Pillow (or by hand).
 
+``python -m tests.image_cases OUT_DIR`` writes them all into OUT_DIR, to try them by hand
+(in the app, or with ``alexnet-studio classify``/``scan``).
+
 ``write_case(name, folder)`` writes one case and returns an ``ImageCase`` saying what
 ``load_image`` must return: the upright RGB pixels (with a tolerance for lossy formats), or
 a refusal whose reason contains a given phrase. ``ACCEPTED`` and ``REFUSED`` list the names.
@@ -235,6 +238,11 @@ _WRITERS = {
     "over_pixel_limit": _raw(".png", _png_header_only(10_000, 8_000), "too large"),
     "heic": _raw(".heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64, "HEIC"),
     "text_file": _raw(".png", b"just some text, not an image at all\n" * 4, "not an image"),
+    # Formats outside the allow-list, renamed .jpg: refused by content, and named.
+    "psd_named_jpg": _raw(".jpg", b"8BPS\x00\x01" + b"\x00" * 72, "PSD"),
+    "eps_named_jpg": _raw(".jpg", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 48\n", "EPS"),
+    "pdf_named_jpg": _raw(".jpg", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "PDF"),
+    "fits_named_jpg": _raw(".jpg", b"SIMPLE  =                    T".ljust(2880, b" "), "FITS"),
 }
 
 ACCEPTED = tuple(
@@ -243,7 +251,7 @@ ACCEPTED = tuple(
     if name
     not in (
         "truncated_jpeg", "empty", "html_named_jpg", "decompression_bomb", "over_pixel_limit",
-        "heic", "text_file",
+        "heic", "text_file", "psd_named_jpg", "eps_named_jpg", "pdf_named_jpg", "fits_named_jpg",
     )
 )  # fmt: skip
 REFUSED = tuple(name for name in _WRITERS if name not in ACCEPTED)
@@ -260,3 +268,13 @@ def write_case(name: str, folder: str | Path) -> ImageCase:
 def write_all_cases(folder: str | Path) -> dict[str, ImageCase]:
     """Write every case into ``folder``; return them by name."""
     return {name: write_case(name, folder) for name in ALL}
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m tests.image_cases OUT_DIR")
+    for case in write_all_cases(sys.argv[1]).values():
+        outcome = "accepted" if case.expected is not None else f"refused ({case.reason})"
+        print(f"{case.path}: {outcome}")
