@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
+import subprocess
+import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -106,3 +110,42 @@ def test_list_image_files_skips_hidden_system_and_symlinks(tmp_path):
     os.symlink(tmp_path / "b.jpg", tmp_path / "link.jpg")
     found = [p.relative_to(tmp_path).as_posix() for p in list_image_files(tmp_path)]
     assert found == ["a.PNG", "b.jpg", "sub/c.webp"]
+
+
+def _real_png_bomb(path, side: int) -> None:
+    """A valid PNG of ``side`` x ``side`` black pixels: a few hundred kB that decode to
+    3 * side**2 bytes."""
+    from tests.image_cases import _png_chunk
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + 3 * side)  # filter byte + one row of RGB
+    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )  # fmt: skip
+
+
+def test_a_real_decompression_bomb_is_refused_with_bounded_memory(tmp_path):
+    bomb = tmp_path / "bomb.png"
+    _real_png_bomb(bomb, 9000)  # 81 megapixels: 243 MB once decoded
+    assert bomb.stat().st_size < 2_000_000
+    code = (
+        "import resource, sys\n"
+        "from alexnet_tf.errors import ImageLoadError\n"
+        "from alexnet_tf.images import load_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    load_image(sys.argv[1])\n"
+        "except ImageLoadError as error:\n"
+        "    print(error.reason)\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) // 1024)\n"  # MB of peak memory the load added
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(bomb)], capture_output=True, text=True, timeout=120
+    )
+    reason, grown_mb = result.stdout.split("\n")[:2]
+    assert "too large (9000x9000 pixels" in reason, result.stderr[-2000:]
+    assert int(grown_mb) < 50  # decoding would have needed 243 MB

@@ -137,3 +137,25 @@ def test_cache_holds_each_image_resized_once_and_nothing_is_written_to_the_user_
     for i, item in enumerate(scan.items):
         np.testing.assert_array_equal(cache[i], resize_for_network(load_image(item.path)))
     assert [f.name for f in (tmp_path / "job" / "cache").iterdir()] == ["c.npy"]  # no temp left
+
+
+def test_training_sees_exif_rotated_photos_upright_like_classification(tmp_path):
+    """EXIF orientations 2-8: the training cache holds the upright picture, exactly what
+    classification computes from the same file."""
+    from PIL import Image
+
+    from alexnet_tf.images import load_image
+    from tests import image_cases
+
+    root = tmp_path / "data"
+    names = [f"exif_orientation_{o}" for o in range(2, 9)]
+    rotated = [image_cases.write_case(name, root / "rotated") for name in names]
+    image_cases.write_case("png", root / "upright")
+    image_cases.write_case("jpeg", root / "upright")
+    scan, cache = pipeline.build_image_cache(root, tmp_path / "job" / "cache.npy")
+    upright = resize_for_network(Image.fromarray(image_cases.upright_pixels())).astype(float)
+    rows = {item.path: cache[i] for i, item in enumerate(scan.items)}
+    for case in rotated:
+        row = rows[case.path]
+        assert np.array_equal(row, resize_for_network(load_image(case.path))), case.name
+        assert np.abs(row - upright).mean() < 4.0, case.name  # upright, up to JPEG noise

@@ -378,3 +378,18 @@ def test_names_that_are_not_utf8_are_refused_and_the_report_stays_printable(tmp_
     text = json.dumps(scan.to_dict(), ensure_ascii=False)
     assert "caf\ufffd.png" in text
     text.encode("utf-8")  # what scan --json prints
+
+
+def test_a_device_file_is_skipped_without_reading_it(tmp_path):
+    if os.name != "posix" or os.geteuid() != 0:
+        pytest.skip("making a device file needs root")
+    import stat
+
+    root = tmp_path / "data"
+    write_images(root / "cat", 2)
+    write_images(root / "dog", 2, label=1)
+    # /dev/zero's numbers: reading it would never end.
+    os.mknod(root / "cat" / "zero.jpg", stat.S_IFCHR | 0o644, os.makedev(1, 5))
+    scan = scan_dataset(root)
+    assert "not a regular file" in reasons(scan.skipped)[root / "cat" / "zero.jpg"]
+    assert scan.counts() == {"cat": 2, "dog": 2}
