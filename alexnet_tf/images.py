@@ -8,6 +8,7 @@ a truncated file is caught here rather than in the middle of an epoch.
 
 from __future__ import annotations
 
+import stat
 import warnings
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """
     path = Path(path)
     try:
+        mode = path.stat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # opening a FIFO would block forever
+            raise ImageLoadError(path, "not a regular file (a FIFO, socket or device)")
         with open(path, "rb") as file:
             head = file.read(64)
             if not head:

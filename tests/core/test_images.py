@@ -149,3 +149,10 @@ def test_a_real_decompression_bomb_is_refused_with_bounded_memory(tmp_path):
     reason, grown_mb = result.stdout.split("\n")[:2]
     assert "too large (9000x9000 pixels" in reason, result.stderr[-2000:]
     assert int(grown_mb) < 50  # decoding would have needed 243 MB
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it for reading would wait for a writer forever
+    with pytest.raises(ImageLoadError, match="not a regular file"):
+        load_image(tmp_path / "pipe.jpg")
