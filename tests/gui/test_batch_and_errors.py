@@ -108,3 +108,21 @@ def test_unexpected_error_is_logged_with_its_traceback(qtbot, window, monkeypatc
     assert str(log_path()) in window.notice.text()
     log = log_path().read_text(encoding="utf-8")
     assert "Traceback" in log and "boom in a slot" in log
+
+
+def test_every_bad_input_case_gets_a_row_with_its_reason_or_a_result(qtbot, window, tmp_path):
+    from tests import image_cases
+
+    cases = image_cases.write_all_cases(tmp_path / "cases")
+    window.open_paths([case.path for case in cases.values()])
+    qtbot.waitUntil(lambda: not window.batch_view.running, timeout=MODEL_TIMEOUT_MS * 3)
+    rows = {row.path: row for row in window.batch_view.rows.values()}
+    assert set(rows) == {case.path for case in cases.values()}
+    for name, case in cases.items():
+        row = rows[case.path]
+        if case.expected is None:
+            assert row.error and case.reason.lower() in row.error.lower(), (name, row.error)
+        else:
+            assert not row.error, (name, row.error)
+    failed = len(image_cases.REFUSED)
+    assert f"{failed} could not be read" in window.batch_view.summary.text()
