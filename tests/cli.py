@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,14 @@ def run_cli(*args, env=None, cwd=ROOT, timeout=300) -> subprocess.CompletedProce
         text=True,
         timeout=timeout,
     )
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` TCP ports on 127.0.0.1 that are free now (for the workers of a test job)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

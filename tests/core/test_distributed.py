@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.cli import free_ports
 
 TRAIN = [sys.executable, "-m", "app.launch", "train"]
 EXACT = ["--no-augment", "--dropout", "0", "--val-split", "0", "--seed", "0", "--json"]
@@ -102,21 +103,11 @@ def test_one_replica_and_two_logical_cpu_replicas_give_the_same_weights(
         assert _relative_difference(start, a[name]) > 1e-3, name
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_worker_processes_finish_the_same_job_and_agree(two_classes, synthetic_home, tmp_path):
     home, _ = synthetic_home
     options = ["--mode", "head", "--epochs", "2", "--batch-size", "8", "--lr", "0.001", *EXACT]
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         env = dict(os.environ, ALEXNET_STUDIO_HOME=str(home))

@@ -43,12 +43,8 @@ def test_classify_answers_every_case_by_name(tmp_path):
 
 
 def test_training_uses_the_good_files_names_the_bad_and_survives_changes_after_its_scan(
-    tmp_path,
+    home, tmp_path
 ):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
-
-    home = tmp_path / "home"
-    install_synthetic_imagenet_weights(home)
     data = make_image_folder(tmp_path / "data", classes=2, per_class=8, bad_files=False)
     cases = image_cases.write_all_cases(data["root"] / data["classes"][0] / "cases")
     os.mkfifo(data["root"] / data["classes"][1] / "pipe.jpg")

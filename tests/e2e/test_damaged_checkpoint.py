@@ -17,11 +17,7 @@ pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "app.launch"]
 
 
-def test_resume_skips_a_damaged_newest_checkpoint_and_finishes(tmp_path):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
-
-    home = tmp_path / "home"
-    install_synthetic_imagenet_weights(home)
+def test_resume_skips_a_damaged_newest_checkpoint_and_finishes(home, tmp_path):
     data = make_image_folder(tmp_path / "data", classes=2, per_class=10, bad_files=False)
     env = dict(os.environ, ALEXNET_STUDIO_HOME=str(home), PYTHONUNBUFFERED="1")
     job = tmp_path / "job"

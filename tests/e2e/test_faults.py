@@ -11,7 +11,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import free_ports
 from tests.datasets import make_image_folder
 
 pytestmark = pytest.mark.slow
@@ -29,15 +29,6 @@ EPOCHS, STEPS_PER_EPOCH = 3, 4
 TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
 JOB_OPTIONS = ["--mode", "head", "--epochs", str(EPOCHS), "--batch-size", "4",
                "--val-split", "0", "--checkpoint-seconds", "0", "--json"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
-
-    home = tmp_path_factory.mktemp("home")
-    install_synthetic_imagenet_weights(home)
-    return home
 
 
 @pytest.fixture(scope="module")
@@ -227,22 +218,12 @@ def _snapshot(folder: Path) -> list[tuple[str, int, int]]:
     )
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.parametrize("fault", ["kill the other worker", "stop the chief"])
 def test_when_a_worker_dies_or_hangs_the_other_stops_and_the_job_resumes(
     home, dataset, tmp_path, fault
 ):
     job = tmp_path / "job"
-    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     options = ["--mode", "head", "--epochs", "4", "--batch-size", "4", "--val-split", "0",
                "--checkpoint-seconds", "0", "--watchdog-seconds", "20", "--json"]  # fmt: skip
     processes, outputs = [], []

@@ -32,15 +32,6 @@ MIN_VAL_ACCURACY = 0.8
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
-
-    home = tmp_path_factory.mktemp("home")
-    install_synthetic_imagenet_weights(home)
-    return home
-
-
-@pytest.fixture(scope="module")
 def three_classes(tmp_path_factory):
     return make_image_folder(tmp_path_factory.mktemp("data") / "shapes", classes=3, per_class=20)
 
