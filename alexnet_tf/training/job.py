@@ -170,19 +170,22 @@ def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> 
         return False
     if not time.time() - heartbeat <= stale_seconds:  # (a NaN heartbeat is stale too)
         return False
-    if pid <= 0:  # kill(0 or -1, 0) would ask about whole process groups
-        return False
+    return process_alive(pid)
+
+
+def process_alive(pid) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed process nobody reaped)."""
     try:
+        pid = int(pid)
+        if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
+            return False
         os.kill(pid, 0)
-    except (OSError, OverflowError):
+    except PermissionError:  # someone else's process: it exists (before OSError, its base)
+        return True
+    except (OSError, TypeError, ValueError, OverflowError):  # gone, or a damaged record's pid
         return False
-    return not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """A killed process that its parent has not reaped yet still answers ``kill(pid, 0)``."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS, Windows) or the process is gone
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS, Windows): trust kill(0)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet_tf.paths import jobs_dir
-from alexnet_tf.training.job import HEARTBEAT_SECONDS, job_is_alive
+from alexnet_tf.training.job import HEARTBEAT_SECONDS, job_is_alive, process_alive
 
 # A running job whose heartbeat is older than this has lost its process.
 STALE_SECONDS = 5 * HEARTBEAT_SECONDS
@@ -77,24 +77,6 @@ def launched_job_names(folder: Path) -> list[str]:
     except OSError:
         return []
     return [name for name in records if not name.endswith(EXIT_SUFFIX)]
-
-
-def process_alive(pid) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a killed process nobody reaped)."""
-    try:
-        pid = int(pid)
-        if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
-            return False
-        os.kill(pid, 0)
-    except PermissionError:  # someone else's process: it exists (before OSError, its base)
-        return True
-    except (OSError, TypeError, ValueError, OverflowError):  # a damaged record's pid
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS, Windows): trust kill(0)
 
 
 def _proc_stat(pid) -> list[str] | None:
