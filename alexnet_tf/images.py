@@ -8,6 +8,7 @@ a truncated file is caught here rather than in the middle of an epoch.
 
 from __future__ import annotations
 
+import logging
 import stat
 import warnings
 from pathlib import Path
@@ -25,6 +26,26 @@ ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "GIF", "WEBP", "TIFF")
 _OPEN_FORMATS = tuple(name for name in ALLOWED_FORMATS if name != "MPO")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_PIXELS = 64_000_000  # 8000x8000; a decoded RGB image of this size is 192 MB
+
+# Pillow reports what it skips in a damaged file (TIFF tags pointing past the end, corrupt EXIF,
+# odd palettes) with warnings and log records, which would print on the terminal of every
+# command. The loader's answer is the image or an ImageLoadError naming the file and the reason,
+# so these are silenced here, once (a catch_warnings per call would race between the scan's
+# decoding threads). A log file configured by the app still receives Pillow's records.
+warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+
+# Signatures of the allowed formats: a file that has one but cannot be opened is damaged, not
+# "not an image".
+_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+    b"BM": "BMP",
+}
 
 _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif")
 
@@ -45,6 +66,10 @@ def _sniff_unsupported(head: bytes) -> str | None:
     stripped = head.lstrip().lower()
     if stripped.startswith((b"<!doctype html", b"<html", b"<?xml", b"<svg")):
         return "this is a text/HTML/SVG file, not a photo"
+    kind = "WEBP" if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else None
+    kind = kind or next((k for sig, k in _SIGNATURES.items() if head.startswith(sig)), None)
+    if kind is not None:
+        return f"the {kind} data is damaged (its header cannot be read)"
     return None
 
 
@@ -97,29 +122,26 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             if not head:
                 raise ImageLoadError(path, "the file is empty (0 bytes)")
             file.seek(0)
-            with warnings.catch_warnings():
-                # Pillow warns (rather than raises) between its own limit and twice it.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                try:
-                    image = Image.open(file, formats=_OPEN_FORMATS)
-                except UnidentifiedImageError:
-                    reason = _sniff_unsupported(head) or "not an image file this app can read"
-                    raise ImageLoadError(path, reason) from None
-                except Image.DecompressionBombError:
-                    raise ImageLoadError(path, "image dimensions are too large") from None
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageLoadError(
-                        path,
-                        f"image is too large ({width}x{height} pixels; "
-                        f"the limit is {max_pixels // 1_000_000} megapixels)",
-                    )
-                if width < 1 or height < 1:
-                    raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
-                image.seek(0)  # first frame of animations
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+            try:
+                image = Image.open(file, formats=_OPEN_FORMATS)
+            except UnidentifiedImageError:
+                reason = _sniff_unsupported(head) or "not an image file this app can read"
+                raise ImageLoadError(path, reason) from None
+            except Image.DecompressionBombError:
+                raise ImageLoadError(path, "image dimensions are too large") from None
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageLoadError(
+                    path,
+                    f"image is too large ({width}x{height} pixels; "
+                    f"the limit is {max_pixels // 1_000_000} megapixels)",
+                )
+            if width < 1 or height < 1:
+                raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
+            image.seek(0)  # first frame of animations
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb(image)
     except ImageLoadError:
         raise
     except FileNotFoundError:
