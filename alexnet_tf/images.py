@@ -9,6 +9,7 @@ a truncated file is caught here rather than in the middle of an epoch.
 from __future__ import annotations
 
 import logging
+import re
 import stat
 import warnings
 from pathlib import Path
@@ -73,6 +74,13 @@ def _sniff_unsupported(head: bytes) -> str | None:
     return None
 
 
+def _too_large(pillow_message: str, max_pixels: int) -> str:
+    """The reason for a file Pillow itself refuses as a decompression bomb (from its header)."""
+    declared = re.search(r"\((\d+) pixels\)", pillow_message)
+    size = f"{int(declared.group(1)) // 1_000_000} megapixels; " if declared else ""
+    return f"image is too large ({size}the limit is {max_pixels // 1_000_000} megapixels)"
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB, compositing transparency over white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
@@ -127,8 +135,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             except UnidentifiedImageError:
                 reason = _sniff_unsupported(head) or "not an image file this app can read"
                 raise ImageLoadError(path, reason) from None
-            except Image.DecompressionBombError:
-                raise ImageLoadError(path, "image dimensions are too large") from None
+            except Image.DecompressionBombError as error:
+                raise ImageLoadError(path, _too_large(str(error), max_pixels)) from None
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageLoadError(
@@ -157,8 +165,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
         else:
             reason = f"the image data is damaged ({message or type(error).__name__})"
         raise ImageLoadError(path, reason) from None
-    except Image.DecompressionBombError:
-        raise ImageLoadError(path, "image dimensions are too large") from None
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(path, _too_large(str(error), max_pixels)) from None
     except MemoryError:
         raise ImageLoadError(path, "not enough memory to decode this image") from None
 

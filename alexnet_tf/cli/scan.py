@@ -8,6 +8,8 @@ from pathlib import Path
 
 # Refused files listed in the readable report before "... and N more" (--json lists all).
 MAX_REFUSED_SHOWN = 50
+# Skipped files named per reason (a folder can hold thousands of "._" files; --json lists all).
+MAX_SKIPPED_NAMED = 5
 
 
 def register(subparsers) -> None:
@@ -49,11 +51,18 @@ def format_report(report: dict) -> str:
             lines.append(f"  ... and {len(refused) - MAX_REFUSED_SHOWN} more (see --json)")
     skipped = report["skipped"]
     if skipped:
-        reasons: dict[str, int] = {}
+        by_reason: dict[str, list[str]] = {}
         for entry in skipped:
-            reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+            by_reason.setdefault(entry["reason"], []).append(_relative(entry["path"], root))
         lines += ["", f"Skipped ({len(skipped)}, not images by design):"]
-        lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items())]
+        for reason, names in sorted(by_reason.items()):
+            named = ", ".join(names[:MAX_SKIPPED_NAMED])
+            more = (
+                f", ... and {len(names) - MAX_SKIPPED_NAMED} more"
+                if len(names) > MAX_SKIPPED_NAMED
+                else ""
+            )
+            lines.append(f"  {len(names)} x {reason}: {named}{more}")
     if report["warnings"]:
         lines += ["", "Warnings:"] + [f"  - {text}" for text in report["warnings"]]
     if report["errors"]:
