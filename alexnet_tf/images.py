@@ -32,9 +32,11 @@ MAX_PIXELS = 64_000_000  # 8000x8000; a decoded RGB image of this size is 192 MB
 # odd palettes) with warnings and log records, which would print on the terminal of every
 # command. The loader's answer is the image or an ImageLoadError naming the file and the reason,
 # so these are silenced here, once (a catch_warnings per call would race between the scan's
-# decoding threads). A log file configured by the app still receives Pillow's records.
+# decoding threads). Pillow's log records stop at its own logger: the CLI prints WARNING and
+# above from the root logger, where they would appear as a bare "ERROR: ..." line.
 warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
 logging.getLogger("PIL").addHandler(logging.NullHandler())
+logging.getLogger("PIL").propagate = False
 
 # Signatures of the allowed formats: a file that has one but cannot be opened is damaged, not
 # "not an image".

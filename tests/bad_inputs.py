@@ -119,9 +119,10 @@ def _text_named_jpg(folder: Path) -> Path:
     return path
 
 
-def _tiff_with_damaged_tag(tag: int, filename: str) -> Callable[[Path], Path]:
+def _tiff_with_damaged_tag(tag: int, filename: str, value: int | None = None):
     """A TIFF of ``image_cases.upright_pixels()`` whose ``tag`` claims 10^6 values (the data
-    it points to is beyond the end of the file): Pillow skips the tag and warns."""
+    it points to is beyond the end of the file: Pillow skips the tag and warns), or, given
+    ``value``, holds that value instead."""
 
     def make(folder: Path) -> Path:
         buffer = io.BytesIO()
@@ -132,7 +133,10 @@ def _tiff_with_damaged_tag(tag: int, filename: str) -> Callable[[Path], Path]:
         for index in range(struct.unpack("<H", data[offset : offset + 2])[0]):
             entry = offset + 2 + 12 * index
             if struct.unpack("<H", data[entry : entry + 2])[0] == tag:
-                data[entry + 4 : entry + 8] = struct.pack("<I", 1_000_000)
+                if value is None:
+                    data[entry + 4 : entry + 8] = struct.pack("<I", 1_000_000)
+                else:
+                    data[entry + 8 : entry + 10] = struct.pack("<H", value)
                 break
         else:
             raise AssertionError(f"no tag {tag} in the TIFF Pillow wrote")
@@ -161,6 +165,13 @@ IMAGE_CASES: dict[str, BadInput] = {
         "refused",
         "TIFF data is damaged",
         _tiff_with_damaged_tag(256, "damaged_width.tif"),
+    ),
+    "tiff_absurd_samples_per_pixel": BadInput(
+        "tiff_absurd_samples_per_pixel",
+        "a TIFF claiming 57600 samples per pixel (Pillow logs an error, then refuses it)",
+        "refused",
+        "TIFF data is damaged",
+        _tiff_with_damaged_tag(277, "absurd_samples.tif", value=57600),
     ),
 }
 

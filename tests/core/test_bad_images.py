@@ -95,3 +95,31 @@ def test_an_unreadable_file_given_by_name_is_refused_with_permission_denied(tmp_
     finally:
         path.chmod(0o644)
     assert "permission denied" in answers[str(path)]
+
+
+def test_exif_orientations_give_exactly_the_same_pixels_in_training_and_classification(tmp_path):
+    """Lossless files (PNG with an eXIf chunk) stored turned, tagged with orientations 2-8:
+    the training cache row, the classification input and the upright picture are identical."""
+    from PIL import Image
+
+    from alexnet_tf.preprocess import resize_for_network
+    from alexnet_tf.training.pipeline import build_image_cache
+
+    upright = image_cases.upright_pixels()
+    root = tmp_path / "data"
+    (root / "turned").mkdir(parents=True)
+    for orientation, store in image_cases._STORE_FOR_ORIENTATION.items():
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        stored = Image.fromarray(np.ascontiguousarray(store(upright)))
+        stored.save(root / "turned" / f"orientation_{orientation}.png", exif=exif.tobytes())
+    Image.fromarray(upright).save(root / "turned" / "upright.png")
+    image_cases.write_case("png", root / "other")
+    scan, cache = build_image_cache(root, tmp_path / "job" / "cache.npy")
+    expected = resize_for_network(Image.fromarray(upright))
+    rows = {item.path.name: cache[index] for index, item in enumerate(scan.items)}
+    for orientation in image_cases._STORE_FOR_ORIENTATION:
+        path = root / "turned" / f"orientation_{orientation}.png"
+        classified = resize_for_network(load_image(path))  # what classify and the app feed
+        assert np.array_equal(classified, expected), orientation
+        assert np.array_equal(rows[path.name], expected), orientation
