@@ -185,13 +185,32 @@ def list_image_files(folder: str | Path) -> list[Path]:
     Symlinks are not followed. Files are selected by extension here only to list a folder
     given to ``classify``; ``load_image`` still decides by content.
     """
+    return find_image_files(folder)[0]
+
+
+def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``list_image_files(folder)``, and the entries named like images that it passes over.
+
+    Returns:
+        ``(files, passed_over)``: the sorted image-like regular files, and ``(path, reason)``
+        for each symbolic link or FIFO, socket or device with an image extension, so a
+        command can say why ``photo.jpg`` was not classified instead of dropping it silently.
+    """
     folder = Path(folder)
-    found = []
+    found, passed_over = [], []
     for path in sorted(folder.rglob("*")):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
-        if path.is_symlink() or not path.is_file() or is_hidden_or_system(path):
+        if is_hidden_or_system(path) or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if path.suffix.lower() in IMAGE_SUFFIXES:
+        try:
+            mode = path.lstat().st_mode
+        except OSError:  # removed while listing
+            continue
+        if stat.S_ISLNK(mode):
+            passed_over.append((path, "symbolic link, not followed"))
+        elif stat.S_ISREG(mode):
             found.append(path)
-    return found
+        elif not stat.S_ISDIR(mode):
+            passed_over.append((path, "not a regular file (a FIFO, socket or device)"))
+    return found, passed_over

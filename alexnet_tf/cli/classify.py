@@ -54,15 +54,17 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str | None]]:
     A folder becomes the image files below it; a file is kept whatever its extension
     (the loader decides by content).
     """
-    from ..images import list_image_files
+    from ..images import find_image_files
 
     expanded = []
     for path in inputs:
         if path.is_dir():
-            files = list_image_files(path)
-            if not files:
+            files, passed_over = find_image_files(path)
+            if not files and not passed_over:
                 expanded.append((path, "no image files in this folder"))
-            expanded.extend((file, None) for file in files)
+            # Links and FIFOs named like images are reported, not dropped without a word.
+            found = [(file, None) for file in files] + passed_over
+            expanded.extend(sorted(found, key=lambda item: item[0]))
         else:
             expanded.append((path, None))
     return expanded

@@ -79,3 +79,19 @@ def test_the_generator_writes_every_case_from_the_command_line(tmp_path):
     lines = result.stdout.splitlines()
     assert len(lines) == len(bad_inputs.ALL_CASES)
     assert any("pipe.jpg: skipped (not a regular file)" in line for line in lines)
+
+
+def test_classify_of_a_folder_names_the_links_and_special_files_it_does_not_read(tmp_path):
+    from alexnet_tf.cli.classify import expand_inputs
+
+    names = ["png", "fifo", "char_device", "symlink_out_file", "symlink_to_itself"]
+    folder = tmp_path / "photos" / "cases"
+    paths = bad_inputs.make_dataset(tmp_path / "photos", names)
+    expanded = dict(expand_inputs([folder]))
+    for name, path in paths.items():
+        case = bad_inputs.ALL_CASES[name]
+        if case.outcome == "accepted":
+            assert expanded[path] is None, name  # to be classified
+        else:
+            assert case.reason in expanded[path], (name, expanded.get(path))
+    assert not any("_outside" in str(path) for path in expanded)
