@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from alexnet_tf.images import list_image_files
+from alexnet_tf.images import find_image_files
 
 
 def paths_from_mime_data(mime: QMimeData) -> list[Path]:
@@ -30,12 +30,18 @@ def paths_from_mime_data(mime: QMimeData) -> list[Path]:
 
 
 def expand_paths(paths) -> list[Path]:
-    """Replace each folder by the images in it; keep files (even bad ones, to report them)."""
+    """Replace each folder by the images in it; keep files (even bad ones, to report them).
+
+    A FIFO or device named like an image is kept too, so its row says why it was not read
+    (the loader refuses it without opening it); symbolic links in a folder are not followed.
+    """
     expanded = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            expanded.extend(list_image_files(path))
+            files, passed_over = find_image_files(path)
+            special = [p for p, reason in passed_over if reason.startswith("not a regular")]
+            expanded.extend(sorted(files + special))
         else:
             expanded.append(path)
     return expanded

@@ -57,3 +57,13 @@ def test_opening_a_file_that_is_not_an_image_names_it_and_the_reason(qtbot, wind
         text = window.notice.text()
         assert path.name in text and case.reason.lower() in text.lower(), (name, text)
         assert window.predictions.predictions == []  # nothing pretends to be a result
+
+    # A folder with a FIFO named like a photo: its batch row says why it was not read.
+    folder = tmp_path / "folder"
+    good = bad_inputs.ALL_CASES["png"].make(folder)
+    pipe = bad_inputs.ALL_CASES["fifo"].make(folder)
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: not window.batch_view.running, timeout=MODEL_TIMEOUT_MS)
+    rows = {row.path: row for row in window.batch_view.rows.values()}
+    assert "not a regular file" in rows[pipe].error
+    assert not rows[good].error
