@@ -145,4 +145,9 @@ def _run_train(args) -> int:
     from ..training.settings import TrainSettings
 
     settings = TrainSettings(folder=str(folder), **_given(args))
+    if is_chief_process():
+        from ..training.job import create_job_folder
+
+        # The folder appears with its job.json: a job killed while starting can be resumed.
+        create_job_folder(job_dir, {"settings": settings.to_dict(), "created": time.time()})
     return run_training(settings, job_dir, json_lines=args.json)

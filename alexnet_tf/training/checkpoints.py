@@ -57,12 +57,14 @@ def tf_error_reason(error: Exception) -> str:
     return first if len(first) <= 200 else first[:197] + "..."
 
 
-def restore_newest_usable(checkpoint, manager) -> RestoreResult:
+def restore_newest_usable(checkpoint, manager=None, *, prefixes=None) -> RestoreResult:
     """Restore ``checkpoint`` from the newest of ``manager.checkpoints`` that reads cleanly.
 
     Args:
         checkpoint: the ``tf.train.Checkpoint`` of the job (model, optimizer, counters).
         manager: its ``tf.train.CheckpointManager``.
+        prefixes: instead of a manager, the checkpoint prefixes to try, oldest first (see
+            ``checkpoint_prefixes``).
 
     Returns:
         A ``RestoreResult``: which checkpoint was restored (None if there were none) and
@@ -75,7 +77,7 @@ def restore_newest_usable(checkpoint, manager) -> RestoreResult:
     import tensorflow as tf
 
     result = RestoreResult()
-    for prefix in reversed(manager.checkpoints):
+    for prefix in reversed(manager.checkpoints if prefixes is None else prefixes):
         try:
             # A failed restore may leave some variables restored; the next successful one
             # overwrites every variable, since it must match all of them.
@@ -95,6 +97,88 @@ def restore_newest_usable(checkpoint, manager) -> RestoreResult:
             "This job cannot be resumed; start a new job."
         )
     return result
+
+
+STATE_FILE = "checkpoint"  # TensorFlow's list of a folder's checkpoints (a text proto)
+_NUMBERED = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def _listed_names(folder: Path) -> list[str] | None:
+    """Names in the folder's checkpoint list, or None when the list cannot be read."""
+    path = folder / STATE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError):  # ValueError: not UTF-8
+        return None
+    names = re.findall(r'^all_model_checkpoint_paths:\s*"([^"\n]*)"\s*$', text, re.MULTILINE)
+    newest = re.findall(r'^model_checkpoint_path:\s*"([^"\n]*)"\s*$', text, re.MULTILINE)
+    lines = [line for line in text.splitlines() if line.strip()]
+    known = ("model_checkpoint_path:", "all_model_checkpoint_paths:",
+             "all_model_checkpoint_timestamps:", "last_preserved_timestamp:")  # fmt: skip
+    if not newest or any(not line.startswith(known) for line in lines):
+        return None
+    return [Path(name).name for name in names] or [Path(newest[0]).name]
+
+
+def _number(name: str) -> int:
+    return int(name.rsplit("-", 1)[1]) if re.fullmatch(r"ckpt-\d+", name) else -1
+
+
+def checkpoint_prefixes(folder: str | Path) -> list[str]:
+    """Every checkpoint of ``folder``, oldest first: those its list names and those whose
+    index file exists (what ``repair_checkpoint_list`` would list), without writing anything.
+    """
+    folder = Path(folder)
+    names = {
+        p.name[: -len(".index")] for p in folder.glob("ckpt-*.index") if _NUMBERED.match(p.name)
+    }
+    names |= set(_listed_names(folder) or [])
+    return [str(folder / name) for name in sorted(names, key=_number)]
+
+
+def repair_checkpoint_list(folder: str | Path) -> str | None:
+    """Make the folder's checkpoint list name every checkpoint it holds, oldest first.
+
+    TensorFlow finds checkpoints only through that list (the ``checkpoint`` file). When it is
+    missing or damaged, a resume would silently start over although the checkpoint files
+    are there; when a save was killed after its files were complete but before the list was
+    updated, the newest checkpoint would be ignored. Both are repaired here: the list is
+    rewritten with every ``ckpt-N`` whose index file exists plus every one it already named
+    (a listed checkpoint whose files are gone is then reported as damaged by the restore).
+
+    Returns:
+        A sentence saying what was repaired, or None when the list was already right.
+    """
+    folder = Path(folder)
+    on_disk = [m.group(1) for p in folder.glob("ckpt-*.index") if (m := _NUMBERED.match(p.name))]
+    on_disk = [f"ckpt-{n}" for n in on_disk]
+    listed = _listed_names(folder)
+    state_exists = (folder / STATE_FILE).exists()
+    if listed is not None and set(on_disk) <= set(listed):
+        return None
+    if listed is None and not on_disk:
+        return None  # no checkpoint at all (a damaged list of nothing: nothing to rebuild)
+    names = sorted(set(on_disk) | set(listed or []), key=_number)
+    from ..fileio import write_text_atomic
+
+    def stamp(name: str) -> float:  # the manager deletes only checkpoints with a timestamp
+        try:
+            return (folder / f"{name}.index").stat().st_mtime
+        except OSError:
+            return 1.0
+
+    lines = [f'model_checkpoint_path: "{names[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "{name}"' for name in names]
+    lines += [f"all_model_checkpoint_timestamps: {stamp(name)!r}" for name in names]
+    write_text_atomic(folder / STATE_FILE, "\n".join(lines) + "\n")
+    if listed is None:
+        what = "damaged" if state_exists else "missing"
+        return (
+            f"the list of checkpoints ({folder / STATE_FILE}) was {what}: rebuilt it from the "
+            f"checkpoint files ({', '.join(names)})"
+        )
+    unlisted = sorted(set(on_disk) - set(listed), key=_number)
+    return f"{', '.join(unlisted)} had been saved but not listed (a save was interrupted): added"
 
 
 def remove_partial_saves(folder: str | Path) -> None:

@@ -129,6 +129,44 @@ class JobFolder:
         self._log.close()
 
 
+def create_job_folder(root: str | Path, record: dict) -> None:
+    """Create a new job's folder so that it appears with its job.json already inside.
+
+    The folder is made under a temporary name beside ``root``, job.json is written into it,
+    and it is renamed to ``root`` in one step: a job killed at any moment, even while
+    starting, leaves either no folder or a folder that ``--resume`` understands. An
+    existing empty folder (or one left by a job that failed before writing job.json) just
+    gets its job.json. Leftovers of starts killed before the rename are removed.
+
+    Raises:
+        JobFolderError: the folder cannot be created (read-only, full, permission denied).
+    """
+    import shutil
+
+    root = Path(root).expanduser().resolve()
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in root.parent.glob(f".{root.name}.new-*"):
+            pid = leftover.name.rsplit("-", 1)[1]
+            if not pid.isdigit() or not process_alive(pid):
+                shutil.rmtree(leftover, ignore_errors=True)
+        if root.exists():
+            write_json_atomic(root / "job.json", record)
+            return
+        staging = root.parent / f".{root.name}.new-{os.getpid()}"
+        staging.mkdir()
+        try:
+            write_json_atomic(staging / "job.json", record)
+            os.rename(staging, root)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        raise JobFolderError(
+            f"Cannot create the job folder {root}: {error.strerror or error}. "
+            "Give a folder you can write to (with free space)."
+        ) from None
+
+
 def read_job_json(root: str | Path) -> dict:
     """The job.json of the job in ``root``.
 

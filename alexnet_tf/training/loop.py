@@ -10,6 +10,7 @@ sparse categorical cross-entropy summed over the replica's examples and divided 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
@@ -29,7 +30,9 @@ from ..fileio import atomic_path, write_json_atomic  # noqa: E402
 from ..preprocess import center_crop, normalize  # noqa: E402
 from . import pipeline  # noqa: E402
 from .checkpoints import (  # noqa: E402
+    checkpoint_prefixes,
     remove_partial_saves,
+    repair_checkpoint_list,
     restore_newest_usable,
     save_checkpoint,
     tf_error_reason,
@@ -50,6 +53,14 @@ FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
 CHECKPOINTS_KEPT = 2
 EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
 EXIT_FAILED = 1
+
+
+# Write errors that mean "the disk", not "the program": errno -> what the user is told.
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the folder is read-only",
+}
 
 
 class StopFlag:
@@ -280,7 +291,10 @@ class TrainingJob:
             self.job.update_status(state="cancelled", message=message)
             self.reporter.emit("cancelled", message=message, job_dir=str(self.job_dir))
             return EXIT_OK
-        except (AlexNetStudioError, OSError, ValueError) as error:
+        except OSError as error:
+            self._fail(self._write_error(error))
+            return EXIT_FAILED
+        except (AlexNetStudioError, ValueError) as error:
             self._fail(str(error))
             return EXIT_FAILED
         except Exception as error:  # a bug or a TF failure: report it, keep the traceback
@@ -295,10 +309,31 @@ class TrainingJob:
             else:
                 self._fail(f"{type(error).__name__}: {error}")
             return EXIT_FAILED
+        except BaseException as error:  # SystemExit, KeyboardInterrupt: never leave "running"
+            self._fail(f"stopped by {type(error).__name__}")
+            raise
         finally:
             self.job.close()
             if not choice.is_chief:
                 shutil.rmtree(writer_root, ignore_errors=True)
+
+    def _write_error(self, error: OSError) -> str:
+        """A full or read-only disk, said plainly with the folder (a write error alone
+        names no file); other OS errors as they are."""
+        reason = _DISK_ERRORS.get(error.errno)
+        if reason is None:
+            return str(error)
+        where = Path(error.filename) if error.filename else self.job_dir
+        if where == self.job_dir or self.job_dir in where.parents:
+            where = self.job_dir
+            what = f"Cannot write in the job folder {where}"
+        else:
+            what = f"Cannot write {where}"
+        return (
+            f"{what}: {reason} ({error.strerror}). What was saved before is kept: free some "
+            f"disk space (or make the folder writable), then resume with "
+            f"`alexnet-studio train --resume {self.job_dir}`."
+        )
 
     def _resume_hint(self) -> str:
         return f"Resume with `alexnet-studio train --resume {self.job_dir}`."
@@ -325,8 +360,9 @@ class TrainingJob:
         if self.resume:
             recorded_job = read_job_json(self.job_dir)
         else:
-            # job.json first, so that a job killed at any moment can be resumed; its dataset
-            # part is added once the scan is done (a job.json without it means: not yet).
+            # job.json first (the CLI writes it even earlier, see create_job_folder), so that
+            # a job killed at any moment can be resumed; its dataset part is added once the
+            # scan is done (a job.json without it means: not yet).
             recorded_job = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
             if choice.is_chief:
                 job.write_json(job.job_json, recorded_job)
@@ -403,20 +439,34 @@ class TrainingJob:
         checkpoint = tf.train.Checkpoint(
             model=model, optimizer=optimizer, epoch=epoch_var, step=step_var
         )
+        repaired = None
+        if choice.is_chief:
+            remove_partial_saves(job.checkpoints_dir)
+            if self.resume:  # before the manager reads the list (a damaged one would stop it)
+                repaired = repair_checkpoint_list(job.checkpoints_dir)
         manager = tf.train.CheckpointManager(
             checkpoint, job.checkpoints_dir, max_to_keep=CHECKPOINTS_KEPT
         )
-        if choice.is_chief:
-            remove_partial_saves(job.checkpoints_dir)
-        restored = restore_newest_usable(checkpoint, manager) if self.resume else None
+        restored = None
+        if self.resume and choice.is_chief:
+            restored = restore_newest_usable(checkpoint, manager)
+        elif self.resume:
+            # Other workers start from the chief's checkpoint too (read only: the job folder
+            # is shared on one machine); from their own empty folder they would start over
+            # and run more steps than the chief, and the job would never end in step.
+            restored = restore_newest_usable(
+                checkpoint, prefixes=checkpoint_prefixes(self.job_dir / "checkpoints")
+            )
+        if repaired:
+            self._phase("restore", repaired)
         if restored and restored.restored:
             job.log(restored.describe())
             if restored.damaged:  # the user should know that some progress was lost
                 self._phase("restore", restored.describe())
         else:
             apply_init(model, init)
-            if self.resume:
-                job.log("no checkpoint yet: starting from the initial weights")
+            if self.resume:  # killed before its first checkpoint: nothing is lost but time
+                self._phase("restore", "No checkpoint yet: starting from the initial weights")
         start_epoch, start_step = int(epoch_var.numpy()), int(step_var.numpy())
 
         if choice.is_chief and "dataset" not in recorded_job:
@@ -424,6 +474,7 @@ class TrainingJob:
                 job.job_json,
                 {
                     **recorded_job,
+                    "versions": recorded_job.get("versions") or versions(),
                     "settings": s.to_dict(),
                     "init_source": init_text,
                     "dataset": {
@@ -595,7 +646,12 @@ class TrainingJob:
         model_path = self._save_model(model, scan.classes)
         summary = self._evaluate(predict, source, labels, val_idx, scan, features)
         message = f"finished: model saved to {model_path}"
-        job.update_status(state="finished", progress=1.0, eta_seconds=0, message=message)
+        # The step count a test (or a user) can check: epochs x steps_per_epoch, however
+        # many times the job was stopped and resumed.
+        job.update_status(
+            state="finished", progress=1.0, eta_seconds=0, message=message,
+            step=done_steps, global_step=done_steps, total_steps=total_steps,
+        )  # fmt: skip
         job.log(message)
         self.reporter.emit(
             "done",
@@ -603,6 +659,8 @@ class TrainingJob:
             job_dir=str(self.job_dir),
             eval=summary,
             worker=choice.worker_index,
+            global_step=done_steps,
+            total_steps=total_steps,
             # Sum of |w| over all weights: lets workers of one job check that they agree.
             weights_digest=float(sum(np.abs(w).sum(dtype=np.float64) for w in model.get_weights())),
         )
@@ -715,7 +773,10 @@ def prepare_resume(job_dir, overrides: dict) -> TrainSettings:
     status = read_status_json(job_dir)
     if status.get("state") == "finished":
         raise JobFolderError(f"The job in {job_dir} has already finished; nothing to resume.")
-    if job_is_alive(status):
+    from .strategy import is_chief_process
+
+    # Other workers of a multi-worker resume join a chief that is already running.
+    if job_is_alive(status) and is_chief_process():
         raise JobFolderError(
             f"The job in {job_dir} is still running (process {status.get('pid')}); "
             "cancel it before resuming."

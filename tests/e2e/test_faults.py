@@ -73,8 +73,15 @@ def _wait_for(process, condition, *args, timeout=300.0) -> bool:
 
 
 # Moments to kill a job at: each a condition on the job folder and the job's output so far.
+def _starting(job, output):
+    if not job.exists():
+        return False
+    assert (job / "job.json").is_file()  # the folder appears with its job.json, never without
+    return True
+
+
 def _scanning(job, output):
-    return (job / "job.json").is_file()
+    return (job / "status.json").is_file()  # written just before job.json's rewrite and the scan
 
 
 def _saving_checkpoint(job, output):
@@ -92,7 +99,8 @@ def _saving_model(job, output):
 
 def test_kill_9_many_times_at_any_moment_then_every_resume_works(home, dataset, tmp_path):
     job = tmp_path / "job"
-    moments = [_scanning, _saving_checkpoint, _training, _saving_checkpoint, _saving_model, None]
+    moments = [_starting, _scanning, _saving_checkpoint, _training, _saving_checkpoint,
+               _saving_model, None]  # fmt: skip
     runs, kills = [], []
     for number, moment in enumerate(moments):
         output = tmp_path / f"run{number}.jsonl"
@@ -103,21 +111,25 @@ def test_kill_9_many_times_at_any_moment_then_every_resume_works(home, dataset, 
             kills.append(moment.__name__)
         assert process.wait(timeout=300) in (0, -9), output.read_text()[-3000:]
         runs.append(_events(output))
-    assert len(kills) >= 4, kills  # the moments were really hit
+    assert len(kills) >= 5, kills  # the moments were really hit
 
     # Every resume continued from a checkpoint it had, and ran each remaining step once.
     for events in runs[1:]:
-        start = next(e for e in events if e["event"] == "start")
+        start = next((e for e in events if e["event"] == "start"), None)
+        if start is None:  # killed while starting: no step ran
+            assert not [e for e in events if e["event"] == "step"]
+            continue
         assert start["total_steps"] == TOTAL_STEPS
         done = start["resumed_at"] or {"epoch": 0, "step": 0}
         first_step = done["epoch"] * STEPS_PER_EPOCH + done["step"] + 1
         steps = [e["global_step"] for e in events if e["event"] == "step"]
         assert steps == list(range(first_step, first_step + len(steps)))
     last = runs[-1]
-    assert last[-1]["event"] == "done"
+    assert last[-1]["event"] == "done" and last[-1]["global_step"] == TOTAL_STEPS
     assert [e["global_step"] for e in last if e["event"] == "step"][-1] == TOTAL_STEPS
     status = json.loads((job / "status.json").read_text())
-    assert status["state"] == "finished" and status["step"] == TOTAL_STEPS
+    assert status["state"] == "finished" and status["global_step"] == TOTAL_STEPS
+    assert status["total_steps"] == TOTAL_STEPS
     assert not list((job / "checkpoints").glob("*_temp*"))  # no half-written save left behind
 
     from alexnet_tf.inference import Classifier
@@ -175,6 +187,23 @@ def test_a_full_disk_stops_the_job_with_a_clear_error_and_loses_nothing(home, da
         assert _checkpoints(job) == ["ckpt-1"]  # the good one is kept, the partial one is gone
         assert not list((job / "checkpoints").glob("*_temp*"))
 
+        # Still full: a resume without checkpoints fails at the final model save, the same way.
+        metrics = (job / "metrics.jsonl").read_text()
+        output = tmp_path / "model.jsonl"
+        process = _start(home, ["--resume", job, *JOB_OPTIONS, "--checkpoint-seconds", "3600"],
+                         output)  # fmt: skip
+        assert process.wait(timeout=300) == 1, output.read_text()[-3000:]
+        error = _events(output)[-1]
+        assert error["event"] == "error", error
+        assert error["message"].startswith(
+            f"Cannot write in the job folder {job}: the disk is full"
+        )
+        assert json.loads((job / "status.json").read_text())["state"] == "failed"
+        assert not (job / "model" / "model.keras").exists()
+        assert not list((job / "model").glob(".model.keras.tmp-*"))  # its space is given back
+        assert (job / "metrics.jsonl").read_text().startswith(metrics)  # nothing lost
+        assert _checkpoints(job) == ["ckpt-1"]
+
         _remount(disk, "size=1200m")  # the user frees space
         resumed = _finish_after_resume(home, job, tmp_path / "resumed.jsonl")
         start = next(e for e in resumed if e["event"] == "start")
@@ -218,26 +247,27 @@ def _snapshot(folder: Path) -> list[tuple[str, int, int]]:
     )
 
 
+def _start_workers(home, args, tmp_path, name) -> tuple[list, list[Path]]:
+    """Two workers of one job on 127.0.0.1 (MultiWorkerMirroredStrategy through TF_CONFIG)."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes, outputs = [], []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        outputs.append(tmp_path / f"{name}{index}.jsonl")
+        processes.append(_start(home, args, outputs[-1], TF_CONFIG=json.dumps(config)))
+    return processes, outputs
+
+
 @pytest.mark.parametrize("fault", ["kill the other worker", "stop the chief"])
 def test_when_a_worker_dies_or_hangs_the_other_stops_and_the_job_resumes(
     home, dataset, tmp_path, fault
 ):
     job = tmp_path / "job"
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     options = ["--mode", "head", "--epochs", "4", "--batch-size", "4", "--val-split", "0",
                "--checkpoint-seconds", "0", "--watchdog-seconds", "20", "--json"]  # fmt: skip
-    processes, outputs = [], []
-    for index in range(2):
-        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        outputs.append(tmp_path / f"worker{index}.jsonl")
-        processes.append(
-            _start(
-                home,
-                [dataset["root"], "--out", job, *options],
-                outputs[-1],
-                TF_CONFIG=json.dumps(config),
-            )  # fmt: skip
-        )
+    processes, outputs = _start_workers(
+        home, [dataset["root"], "--out", job, *options], tmp_path, "worker"
+    )
     chief, other = processes
     assert _wait_for(chief, lambda: len(_checkpoints(job)) >= 2)
     if fault == "kill the other worker":
@@ -246,10 +276,12 @@ def test_when_a_worker_dies_or_hangs_the_other_stops_and_the_job_resumes(
     else:
         victim, survivor, output = chief, other, outputs[1]
         victim.send_signal(signal.SIGSTOP)  # alive, connections open, never answering
+    began = time.monotonic()
     try:
         # Bounded: TensorFlow's heartbeats or the step watchdog (20 s here) end the survivor.
         assert survivor.wait(timeout=120) == 1, output.read_text()[-3000:]
     finally:
+        print(f"{fault}: the survivor stopped after {time.monotonic() - began:.1f} s")
         victim.kill()
         victim.wait(timeout=60)
     error = _events(output)[-1]
@@ -257,14 +289,26 @@ def test_when_a_worker_dies_or_hangs_the_other_stops_and_the_job_resumes(
     assert ("Another worker of this job died" in error["message"]
             or "did not finish within 20 s" in error["message"]), error  # fmt: skip
     assert f"--resume {job}" in error["message"]
+    if survivor is chief:
+        status = json.loads((job / "status.json").read_text())
+        assert status["state"] == "failed" and status["message"] == error["message"]
 
-    # The job resumes, in one process, from the chief's last checkpoint.
+    # The job resumes from the chief's last checkpoint: with both workers again (each
+    # restores the same checkpoint, so they end with the same weights), or in one process.
     kept = _checkpoints(job)
-    resumed = tmp_path / "resumed.jsonl"
-    process = _start(home, ["--resume", job, "--checkpoint-seconds", "60", "--json"], resumed)
-    assert process.wait(timeout=300) == 0, resumed.read_text()[-3000:]
-    events = _events(resumed)
+    resume = ["--resume", job, "--checkpoint-seconds", "60", "--json"]
+    if fault == "kill the other worker":
+        processes, outputs = _start_workers(home, resume, tmp_path, "resumed")
+        for process, output in zip(processes, outputs, strict=True):
+            assert process.wait(timeout=300) == 0, output.read_text()[-3000:]
+        digests = {_events(output)[-1].get("weights_digest") for output in outputs}
+        assert len(digests) == 1, digests
+    else:
+        outputs = [tmp_path / "resumed.jsonl"]
+        process = _start(home, resume, outputs[0])
+        assert process.wait(timeout=300) == 0, outputs[0].read_text()[-3000:]
+    events = _events(outputs[0])
     start = next(e for e in events if e["event"] == "start")
     assert f"ckpt-{start['resumed_at']['epoch'] * 4 + start['resumed_at']['step']}" in kept
-    assert events[-1]["event"] == "done"
-    assert json.loads((job / "status.json").read_text())["step"] == 16
+    assert events[-1]["event"] == "done" and events[-1]["global_step"] == 16
+    assert json.loads((job / "status.json").read_text())["global_step"] == 16

@@ -1,0 +1,101 @@
+"""The list of a job's checkpoints (TensorFlow's ``checkpoint`` file) is repaired on resume.
+
+TensorFlow finds checkpoints only through that list: lost or damaged, a resume would start
+over although every checkpoint file is there; a save killed between writing its files and
+updating the list would be ignored. A small Keras model stands in for AlexNet.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from alexnet_tf.training.checkpoints import repair_checkpoint_list, restore_newest_usable
+
+
+def _save(folder, values, max_to_keep=3):
+    """A model saved once per value (all weights set to it); then zeroed, as in a new process."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    checkpoint = tf.train.Checkpoint(model=model)
+    manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=max_to_keep)
+    for value in values:
+        for weight in model.weights:
+            weight.assign(np.full(weight.shape, value, np.float32))
+        manager.save()
+    for weight in model.weights:
+        weight.assign(np.zeros(weight.shape, np.float32))
+    return model, checkpoint
+
+
+def _resume(folder, checkpoint, max_to_keep=3):
+    """What a resume does: repair the list, open the manager, restore the newest usable."""
+    said = repair_checkpoint_list(folder)
+    manager = tf.train.CheckpointManager(checkpoint, folder, max_to_keep=max_to_keep)
+    return said, manager, restore_newest_usable(checkpoint, manager)
+
+
+def _value(model) -> float:
+    values = {float(v) for w in model.weights for v in np.ravel(w.numpy())}
+    assert len(values) == 1, values
+    return values.pop()
+
+
+@pytest.mark.parametrize(
+    "damage, word",
+    [
+        pytest.param(lambda p: p.unlink(), "missing", id="missing"),
+        pytest.param(lambda p: p.write_bytes(b""), "damaged", id="empty"),
+        pytest.param(lambda p: p.write_bytes(b"\x00\xff" * 40), "damaged", id="binary"),
+        pytest.param(lambda p: p.write_text("garbage {{\n"), "damaged", id="text"),
+        pytest.param(lambda p: p.write_bytes(p.read_bytes()[:20]), "damaged", id="cut"),
+    ],
+)
+def test_a_lost_or_damaged_list_is_rebuilt_and_the_newest_checkpoint_restored(
+    tmp_path, damage, word
+):
+    model, checkpoint = _save(tmp_path, [1.0, 2.0, 3.0])
+    damage(tmp_path / "checkpoint")
+    said, manager, result = _resume(tmp_path, checkpoint)
+    assert said == (
+        f"the list of checkpoints ({tmp_path / 'checkpoint'}) was {word}: rebuilt it from "
+        "the checkpoint files (ckpt-1, ckpt-2, ckpt-3)"
+    )
+    assert _value(model) == 3.0 and result.restored.endswith("ckpt-3")
+    # The rebuilt list is TensorFlow's: the manager keeps deleting old checkpoints.
+    manager.save()
+    assert [p.rsplit("/", 1)[1] for p in manager.checkpoints] == ["ckpt-2", "ckpt-3", "ckpt-4"]
+    assert not (tmp_path / "ckpt-1.index").exists()
+
+
+def test_a_complete_but_unlisted_newest_checkpoint_is_used(tmp_path):
+    # A save killed after its files were complete, before the list was updated.
+    model, checkpoint = _save(tmp_path, [1.0, 2.0])
+    listed = (tmp_path / "checkpoint").read_bytes()
+    _save(tmp_path, [1.0, 2.0, 5.0])  # ckpt-3 exists
+    (tmp_path / "checkpoint").write_bytes(listed)  # ... but the list names ckpt-1, ckpt-2
+    said, _, result = _resume(tmp_path, checkpoint)
+    assert said == "ckpt-3 had been saved but not listed (a save was interrupted): added"
+    assert result.restored.endswith("ckpt-3") and _value(model) == 5.0
+
+
+def test_a_right_list_or_no_checkpoint_is_left_alone(tmp_path):
+    model, checkpoint = _save(tmp_path / "job", [1.0, 2.0])
+    before = (tmp_path / "job" / "checkpoint").read_bytes()
+    assert repair_checkpoint_list(tmp_path / "job") is None
+    assert (tmp_path / "job" / "checkpoint").read_bytes() == before
+    (tmp_path / "empty").mkdir()
+    assert repair_checkpoint_list(tmp_path / "empty") is None
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_rebuilt_list_with_a_damaged_newest_falls_back_and_says_both(tmp_path):
+    model, checkpoint = _save(tmp_path, [1.0, 2.0])
+    (tmp_path / "checkpoint").unlink()
+    data = tmp_path / "ckpt-2.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    said, _, result = _resume(tmp_path, checkpoint)
+    assert "rebuilt it from the checkpoint files (ckpt-1, ckpt-2)" in said
+    assert result.describe().startswith("ckpt-2 is damaged (")
+    assert result.describe().endswith("resumed from ckpt-1 instead") and _value(model) == 1.0
