@@ -144,6 +144,11 @@ def create_job_folder(root: str | Path, record: dict) -> None:
     import shutil
 
     root = Path(root).expanduser().resolve()
+    blocking = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise JobFolderError(
+            f"Cannot create the job folder {root}: {blocking} is a file, not a folder."
+        )
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
         for leftover in root.parent.glob(f".{root.name}.new-*"):

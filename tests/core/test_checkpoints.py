@@ -99,3 +99,59 @@ def test_a_rebuilt_list_with_a_damaged_newest_falls_back_and_says_both(tmp_path)
     assert "rebuilt it from the checkpoint files (ckpt-1, ckpt-2)" in said
     assert result.describe().startswith("ckpt-2 is damaged (")
     assert result.describe().endswith("resumed from ckpt-1 instead") and _value(model) == 1.0
+
+
+# -- the job folder: created with its job.json; never "running" once its process gave up --
+
+
+def test_the_job_folder_appears_with_its_job_json_and_leftovers_are_removed(tmp_path):
+    from alexnet_tf.training.job import create_job_folder, read_job_json
+
+    dead = tmp_path / ".job.new-999999999"  # a start killed before its rename
+    dead.mkdir()
+    (dead / "job.json").write_text("{}")
+    create_job_folder(tmp_path / "job", {"settings": {"epochs": 2}})
+    assert read_job_json(tmp_path / "job") == {"settings": {"epochs": 2}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job"]
+    assert [p.name for p in (tmp_path / "job").iterdir()] == ["job.json"]
+
+
+def test_a_job_folder_that_cannot_be_created_is_refused_with_folder_and_reason(tmp_path):
+    from alexnet_tf.training.job import JobFolderError, create_job_folder
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(JobFolderError) as refused:
+        create_job_folder(tmp_path / "file" / "job", {})
+    assert str(refused.value).startswith(
+        f"Cannot create the job folder {tmp_path / 'file' / 'job'}"
+    )
+    assert str(refused.value).endswith(f"{tmp_path / 'file'} is a file, not a folder.")
+
+
+def _stopping_job(tmp_path, stop, batch_size=4):
+    from alexnet_tf.training.loop import TrainingJob
+    from alexnet_tf.training.settings import TrainSettings
+    from tests.datasets import make_image_folder
+
+    data = make_image_folder(tmp_path / "data", classes=2, per_class=3, size=32, bad_files=False)
+    settings = TrainSettings(folder=str(data["root"]), batch_size=batch_size, init="scratch")
+    return TrainingJob(settings, tmp_path / "job", stop=stop)
+
+
+def test_a_job_that_fails_or_is_interrupted_never_stays_running(tmp_path):
+    from alexnet_tf.training.job import read_status_json
+
+    # A failure of its own (more images per batch than the job has) ...
+    job = _stopping_job(tmp_path / "a", lambda: False, batch_size=64)
+    assert job.run() == 1
+    status = read_status_json(tmp_path / "a" / "job")
+    assert status["state"] == "failed" and "batch_size is larger" in status["message"]
+
+    # ... and Ctrl-C where no handler turns it into a cancel (the library in a notebook).
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _stopping_job(tmp_path / "b", interrupt).run()
+    status = read_status_json(tmp_path / "b" / "job")
+    assert status["state"] == "failed" and status["message"] == "stopped by KeyboardInterrupt"
