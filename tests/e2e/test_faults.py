@@ -215,14 +215,21 @@ def test_a_read_only_job_folder_is_refused_clearly_and_loses_nothing(home, datas
     output = tmp_path / "first.jsonl"
     process = _start(home, [dataset["root"], "--out", job, *JOB_OPTIONS], output)
     assert _wait_for(process, lambda: len(_checkpoints(job)) >= 2)
-    process.kill()
-    process.wait(timeout=60)
-    before = _snapshot(job)
-    # The job folder becomes read-only (a read-only bind mount: chmod does not stop root).
+    # The job folder becomes read-only while the job runs (a read-only bind mount: chmod does
+    # not stop root). Files the job already holds open stay writable, as on a real remount.
     if subprocess.run(["mount", "--bind", str(job), str(job)]).returncode != 0:
+        process.kill()
         pytest.skip("cannot bind-mount here (needs root)")
     try:
         _remount(job, "ro,bind")
+        assert process.wait(timeout=300) == 1, output.read_text()[-3000:]
+        error = _events(output)[-1]
+        assert error["event"] == "error"
+        print(f"read-only while running: {error['message']}")
+        assert f"in {job}" in error["message"] and "read-only" in error["message"], error
+        before = _snapshot(job)
+
+        # A resume while it is still read-only is refused at once, and changes nothing.
         output = tmp_path / "readonly.jsonl"
         process = _start(home, ["--resume", job, *JOB_OPTIONS], output)
         assert process.wait(timeout=300) == 1, output.read_text()[-3000:]
@@ -230,9 +237,9 @@ def test_a_read_only_job_folder_is_refused_clearly_and_loses_nothing(home, datas
         assert error["event"] == "error"
         assert f"Cannot write in the job folder {job}" in error["message"]
         assert "Read-only file system" in error["message"]
+        assert _snapshot(job) == before  # nothing lost or changed
     finally:
         subprocess.run(["umount", "-l", str(job)], check=False)
-    assert _snapshot(job) == before  # nothing lost or changed
 
     resumed = _finish_after_resume(home, job, tmp_path / "resumed.jsonl")
     start = next(e for e in resumed if e["event"] == "start")
