@@ -27,6 +27,9 @@ CLI = [sys.executable, "-m", "app.launch", "train"]
 # 2 classes x 8 images, no validation, batch 4: 4 steps per epoch.
 EPOCHS, STEPS_PER_EPOCH = 3, 4
 TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
+# The random kill moments of a run can be replayed: FAULTS_SEED=<the seed it printed>.
+SEED = int(os.environ.get("FAULTS_SEED", time.time_ns() % 2**32))
+RANDOM = random.Random(SEED)
 JOB_OPTIONS = ["--mode", "head", "--epochs", str(EPOCHS), "--batch-size", "4",
                "--val-split", "0", "--checkpoint-seconds", "0", "--json"]  # fmt: skip
 
@@ -90,7 +93,7 @@ def _saving_checkpoint(job, output):
 
 def _training(job, output):
     steps = [e for e in _events(output) if e["event"] == "step"]
-    return bool(steps) and random.random() < 0.02  # a random moment after the first step
+    return bool(steps) and RANDOM.random() < 0.02  # a random moment after the first step
 
 
 def _saving_model(job, output):
@@ -107,10 +110,13 @@ def test_kill_9_many_times_at_any_moment_then_every_resume_works(home, dataset, 
         args = [dataset["root"], "--out", job] if number == 0 else ["--resume", job]
         process = _start(home, [*args, *JOB_OPTIONS], output)
         if moment and _wait_for(process, moment, job, output):
+            # A random few ms later: somewhere inside the save (or step) that was seen starting.
+            time.sleep(RANDOM.uniform(0.0, 0.03))
             process.kill()
             kills.append(moment.__name__)
         assert process.wait(timeout=300) in (0, -9), output.read_text()[-3000:]
         runs.append(_events(output))
+    print(f"kill -9 while {', '.join(kills)} (FAULTS_SEED={SEED})")
     assert len(kills) >= 5, kills  # the moments were really hit
 
     # Every resume continued from a checkpoint it had, and ran each remaining step once.
