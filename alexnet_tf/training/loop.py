@@ -272,16 +272,21 @@ class TrainingJob:
     # -- the job -------------------------------------------------------------------------
     def run(self) -> int:
         """Run the job to its end. Returns the process exit status (see EXIT_*)."""
-        from .strategy import select_strategy
+        from .strategy import is_chief_process
 
-        s = self.settings
-        choice = select_strategy(s.cpu_replicas if s.cpu_replicas > 1 else None)
-        self.choice = choice
+        is_chief = is_chief_process()
         writer_root = self.job_dir
-        if not choice.is_chief:  # only the chief writes the job folder
-            writer_root = Path(tempfile.mkdtemp(prefix=f"alexnet-worker{choice.worker_index}-"))
-        self.job = JobFolder(writer_root, writer=choice.is_chief)
+        if not is_chief:  # only the chief writes the job folder
+            writer_root = Path(tempfile.mkdtemp(prefix="alexnet-worker-"))
+        self.job = JobFolder(writer_root, writer=is_chief)
+        self.choice = choice = None
         try:
+            self.job.update_status(
+                state="running", epoch=0, step=0, total_steps=None, progress=0.0,
+                images_per_second=None, eta_seconds=None, message="starting",
+            )  # fmt: skip
+            self.job.start_heartbeat()
+            self.choice = choice = self._select_strategy()
             return self._run(choice)
         except Cancelled:
             message = "Cancelled on request; resume with `alexnet-studio train --resume " + (
@@ -301,7 +306,7 @@ class TrainingJob:
             import traceback
 
             self.job.log(traceback.format_exc())
-            if choice.num_workers > 1 and _is_peer_failure(error):
+            if choice and choice.num_workers > 1 and _is_peer_failure(error):
                 self._fail(
                     f"Another worker of this job died or cannot be reached "
                     f"({tf_error_reason(error)}), so this worker stops too. {self._resume_hint()}"
@@ -314,8 +319,28 @@ class TrainingJob:
             raise
         finally:
             self.job.close()
-            if not choice.is_chief:
+            if not is_chief:
                 shutil.rmtree(writer_root, ignore_errors=True)
+
+    def _select_strategy(self):
+        """The strategy; in a multi-worker job, once every worker has joined (see rendezvous)."""
+        from .rendezvous import JOIN_WAIT_FACTOR, JoinError, wait_for_workers
+        from .strategy import select_strategy, tf_config_worker_index, tf_config_workers
+
+        s = self.settings
+        workers = tf_config_workers()
+        if len(workers) > 1:
+            message = f"Waiting for the {len(workers)} workers of TF_CONFIG to join..."
+            self.reporter.emit("phase", phase="join", message=message)
+            self.job.log(message)
+            self.job.update_status(message=message)
+            try:
+                wait_for_workers(
+                    workers, tf_config_worker_index(), JOIN_WAIT_FACTOR * s.watchdog_seconds
+                )
+            except JoinError as error:
+                raise JoinError(f"{error} {self._resume_hint()}") from None
+        return select_strategy(s.cpu_replicas if s.cpu_replicas > 1 else None)
 
     def _write_error(self, error: OSError) -> str:
         """A full or read-only disk, said plainly with the folder (a write error alone
@@ -352,11 +377,6 @@ class TrainingJob:
 
         s = self.settings
         job = self.job
-        job.update_status(
-            state="running", epoch=0, step=0, total_steps=None, progress=0.0,
-            images_per_second=None, eta_seconds=None, message="starting",
-        )  # fmt: skip
-        job.start_heartbeat()
         if self.resume:
             recorded_job = read_job_json(self.job_dir)
         else:

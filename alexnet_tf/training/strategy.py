@@ -57,12 +57,22 @@ def _tf_config() -> dict | None:
     return config
 
 
+def tf_config_workers() -> list[str]:
+    """The worker addresses ``TF_CONFIG`` lists ([] without one). Does not import TensorFlow."""
+    config = _tf_config() or {}
+    return list((config.get("cluster") or {}).get("worker") or [])
+
+
+def tf_config_worker_index() -> int:
+    """This process's task index in ``TF_CONFIG`` (0 without one). Does not import TensorFlow."""
+    config = _tf_config() or {}
+    return int((config.get("task") or {}).get("index", 0))
+
+
 def is_chief_process() -> bool:
     """Whether this process writes the job folder: True unless ``TF_CONFIG`` names it a
     non-chief worker (index > 0). Cheap: does not import TensorFlow."""
-    config = _tf_config() or {}
-    workers = (config.get("cluster") or {}).get("worker") or []
-    return len(workers) <= 1 or int((config.get("task") or {}).get("index", 0)) == 0
+    return len(tf_config_workers()) <= 1 or tf_config_worker_index() == 0
 
 
 def enable_gpu_memory_growth() -> list:
