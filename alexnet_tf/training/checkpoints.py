@@ -9,6 +9,8 @@ under temporary names and lists it only once it is complete.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +41,16 @@ class RestoreResult:
 
 
 # What the operating system says, found anywhere in a TensorFlow error, and what it means.
+# Write errors that mean "the disk", not "the program": errno -> what the user is told.
+DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the folder is read-only",
+}
+# TensorFlow's errors carry no errno, only its text: "No space left on device"...
 _OS_REASONS = {
-    "No space left on device": "the disk is full",
-    "Read-only file system": "the folder is read-only",
-    "Permission denied": "permission denied",
+    os.strerror(code): meaning
+    for code, meaning in {**DISK_ERRORS, errno.EACCES: "permission denied"}.items()
 }
 
 

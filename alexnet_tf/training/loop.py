@@ -10,7 +10,6 @@ sparse categorical cross-entropy summed over the replica's examples and divided 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
@@ -30,6 +29,7 @@ from ..fileio import atomic_path, write_json_atomic  # noqa: E402
 from ..preprocess import center_crop, normalize  # noqa: E402
 from . import pipeline  # noqa: E402
 from .checkpoints import (  # noqa: E402
+    DISK_ERRORS,
     checkpoint_prefixes,
     remove_partial_saves,
     repair_checkpoint_list,
@@ -53,14 +53,6 @@ FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
 CHECKPOINTS_KEPT = 2
 EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
 EXIT_FAILED = 1
-
-
-# Write errors that mean "the disk", not "the program": errno -> what the user is told.
-_DISK_ERRORS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EDQUOT: "the disk quota is exceeded",
-    errno.EROFS: "the folder is read-only",
-}
 
 
 class StopFlag:
@@ -345,7 +337,7 @@ class TrainingJob:
     def _write_error(self, error: OSError) -> str:
         """A full or read-only disk, said plainly with the folder (a write error alone
         names no file); other OS errors as they are."""
-        reason = _DISK_ERRORS.get(error.errno)
+        reason = DISK_ERRORS.get(error.errno)
         if reason is None:
             return str(error)
         where = Path(error.filename) if error.filename else self.job_dir

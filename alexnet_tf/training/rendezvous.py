@@ -4,10 +4,10 @@ Creating a ``MultiWorkerMirroredStrategy`` waits, inside TensorFlow's C++ code a
 Python's lock, for every worker listed in ``TF_CONFIG`` to join. A worker that was never
 started (or was killed while starting) leaves the others waiting silently (measured: still
 waiting after a minute, whatever coordination timeout is set), and no Python thread can cut
-that wait short (measured: a timer thread never runs). So
-the workers meet here first, with plain sockets and a deadline: each worker connects to
-worker 0 on worker 0's ``TF_CONFIG`` port and sends its index; once every worker has, worker
-0 answers each one "go" and closes the port, which TensorFlow's server then takes.
+that wait short (measured: a timer thread never runs). So the workers meet here first, with
+plain sockets and a deadline: each worker connects to worker 0 on worker 0's ``TF_CONFIG``
+port and sends its index; once every worker has, worker 0 answers each one "go" and closes
+the port, which TensorFlow's server then takes.
 """
 
 from __future__ import annotations
