@@ -1,7 +1,7 @@
 """Image files in every case the loader must handle, written with Pillow (or by hand).
 
-``python -m tests.image_cases OUT_DIR`` writes them all into OUT_DIR, to try them by hand
-(in the app, or with ``alexnet-studio classify``/``scan``).
+To try them by hand, ``python -m tests.bad_inputs OUT_DIR`` writes them (with the folder
+cases) into a dataset folder.
 
 ``write_case(name, folder)`` writes one case and returns an ``ImageCase`` saying what
 ``load_image`` must return: the upright RGB pixels (with a tolerance for lossy formats), or
@@ -268,13 +268,3 @@ def write_case(name: str, folder: str | Path) -> ImageCase:
 def write_all_cases(folder: str | Path) -> dict[str, ImageCase]:
     """Write every case into ``folder``; return them by name."""
     return {name: write_case(name, folder) for name in ALL}
-
-
-if __name__ == "__main__":
-    import sys
-
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.image_cases OUT_DIR")
-    for case in write_all_cases(sys.argv[1]).values():
-        outcome = "accepted" if case.expected is not None else f"refused ({case.reason})"
-        print(f"{case.path}: {outcome}")
