@@ -34,6 +34,15 @@ def format_duration(seconds, unknown: str = "--:--") -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+# The values of an epoch event shown on the terminal: key, name, format.
+_EPOCH_VALUES = (
+    ("loss", "loss", ".4f"),
+    ("accuracy", "accuracy", ".3f"),
+    ("val_loss", "val loss", ".4f"),
+    ("val_accuracy", "val accuracy", ".3f"),
+)
+
+
 class ProgressReporter:
     """Sends events to the user: JSON lines on stdout, or readable text on stderr.
 
@@ -95,12 +104,10 @@ class ProgressReporter:
             )
         if event == "phase":
             return f["message"]
-        if event == "epoch":
-            val = f.get("val_accuracy")
-            text = f"epoch {f['epoch'] + 1}: loss {f['loss']:.4f}, accuracy {f['accuracy']:.3f}"
-            if val is not None:
-                text += f", val loss {f['val_loss']:.4f}, val accuracy {val:.3f}"
-            return text
+        if event == "epoch":  # values are None when not measured (no validation set)
+            shown = [f"{name} {f[key]:{spec}}" for key, name, spec in _EPOCH_VALUES
+                     if f.get(key) is not None]  # fmt: skip
+            return f"epoch {f['epoch'] + 1}: " + ", ".join(shown)
         if event == "done":
             return f"Done. Model saved to {f['model_path']}"
         if event == "cancelled":

@@ -616,7 +616,10 @@ class TrainingJob:
                     images_per_second=ips, eta_seconds=eta,
                     message=f"epoch {epoch + 1}/{s.epochs}, step {step + 1}/{steps}",
                 )  # fmt: skip
-                if self.stop():
+                # A stop on an epoch's last step lets the epoch end first (validation, its
+                # metrics) and is saved below as (epoch + 1, 0): a resume that started with
+                # none of an epoch's steps left would give it no training loss.
+                if self.stop() and step + 1 < steps:
                     save(epoch, step + 1)
                     raise Cancelled()
                 if time.monotonic() - last_save >= s.checkpoint_seconds and step + 1 < steps:

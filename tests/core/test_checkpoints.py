@@ -7,12 +7,15 @@ updating the list would be ignored. A small Keras model stands in for AlexNet.
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from alexnet_tf.training.checkpoints import repair_checkpoint_list, restore_newest_usable
+from alexnet_tf.training.job import read_status_json
 
 
 def _save(folder, values, max_to_keep=3):
@@ -155,3 +158,36 @@ def test_a_job_that_fails_or_is_interrupted_never_stays_running(tmp_path):
         _stopping_job(tmp_path / "b", interrupt).run()
     status = read_status_json(tmp_path / "b" / "job")
     assert status["state"] == "failed" and status["message"] == "stopped by KeyboardInterrupt"
+
+
+def test_a_cancel_on_the_last_step_of_an_epoch_keeps_that_epoch_on_the_curves(tmp_path):
+    # Found by the app's end-to-end test: a cancel that landed on an epoch's last step saved
+    # (epoch, last step); the resume ran no step of that epoch, so its training loss was None
+    # and the curve lost a point.
+    from alexnet_tf.training.events import ProgressReporter
+    from alexnet_tf.training.loop import TrainingJob
+    from alexnet_tf.training.settings import TrainSettings
+    from tests.datasets import make_image_folder
+
+    class StopAtTheEndOfEpoch0(ProgressReporter):
+        asked = False
+
+        def emit(self, event, **fields):
+            if event == "step" and fields["epoch"] == 0 and fields["step"] == fields["steps"]:
+                self.asked = True
+            super().emit(event, **fields)
+
+    data = make_image_folder(tmp_path / "data", classes=2, per_class=4, size=32, bad_files=False)
+    settings = TrainSettings(folder=str(data["root"]), epochs=2, batch_size=2, val_split=0.25,
+                             init="scratch", augment=False)  # fmt: skip
+    reporter = StopAtTheEndOfEpoch0()
+    job_dir = tmp_path / "job"
+    assert TrainingJob(settings, job_dir, reporter=reporter, stop=lambda: reporter.asked).run() == 0
+    assert read_status_json(job_dir)["state"] == "cancelled"
+    assert TrainingJob(settings, job_dir, resume=True).run() == 0
+
+    lines = (job_dir / "metrics.jsonl").read_text().splitlines()
+    epochs = [record for record in map(json.loads, lines) if record["kind"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    for record in epochs:  # a point on every curve, for every epoch
+        assert None not in (record["loss"], record["accuracy"], record["val_loss"]), record
