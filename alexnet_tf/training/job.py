@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from ..errors import AlexNetStudioError
 from ..fileio import write_json_atomic
 
 HEARTBEAT_SECONDS = 2.0
+WORKER_SCRATCH_PREFIX = "alexnet-worker-"
 STATES = ("running", "finished", "failed", "cancelled")
 
 
@@ -141,8 +144,6 @@ def create_job_folder(root: str | Path, record: dict) -> None:
     Raises:
         JobFolderError: the folder cannot be created (read-only, full, permission denied).
     """
-    import shutil
-
     root = Path(root).expanduser().resolve()
     blocking = next((p for p in root.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
@@ -151,10 +152,8 @@ def create_job_folder(root: str | Path, record: dict) -> None:
         )
     try:
         root.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in root.parent.glob(f".{root.name}.new-*"):
-            pid = leftover.name.rsplit("-", 1)[1]
-            if not pid.isdigit() or not process_alive(pid):
-                shutil.rmtree(leftover, ignore_errors=True)
+        staged = root.parent.glob(f".{root.name}.new-*")  # starts killed before their rename
+        _remove_leftovers(staged, lambda name: name.rsplit("-")[-1])
         if root.exists():
             write_json_atomic(root / "job.json", record)
             return
@@ -170,6 +169,30 @@ def create_job_folder(root: str | Path, record: dict) -> None:
             f"Cannot create the job folder {root}: {error.strerror or error}. "
             "Give a folder you can write to (with free space)."
         ) from None
+
+
+def make_worker_scratch() -> Path:
+    """A temporary folder for what a worker other than the chief writes (TensorFlow has every
+    worker save checkpoints; only the chief's count), removed by the worker when it ends.
+
+    Folders of workers killed before they could remove theirs (about 0.4 GB each) are
+    removed first: the folder's name holds its worker's pid.
+    """
+    prefix = WORKER_SCRATCH_PREFIX
+    _remove_leftovers(
+        Path(tempfile.gettempdir()).glob(f"{prefix}*"),
+        lambda name: name[len(prefix) :].split("-")[0],
+    )
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+def _remove_leftovers(folders, pid_in_name) -> None:
+    """Remove each folder whose process (``pid_in_name(folder name)``) is gone: what a
+    process killed with -9 could not clean up. A name without a pid counts as gone."""
+    for folder in folders:
+        pid = pid_in_name(folder.name)
+        if not pid.isdigit() or not process_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_job_json(root: str | Path) -> dict:

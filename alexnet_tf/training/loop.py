@@ -18,7 +18,6 @@ import platform  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -42,6 +41,7 @@ from .job import (  # noqa: E402
     JobFolder,
     JobFolderError,
     job_is_alive,
+    make_worker_scratch,
     read_job_json,
     read_status_json,
 )
@@ -269,7 +269,7 @@ class TrainingJob:
         is_chief = is_chief_process()
         writer_root = self.job_dir
         if not is_chief:  # only the chief writes the job folder
-            writer_root = Path(tempfile.mkdtemp(prefix="alexnet-worker-"))
+            writer_root = make_worker_scratch()
         self.job = JobFolder(writer_root, writer=is_chief)
         self.choice = choice = None
         try:

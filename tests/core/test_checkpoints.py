@@ -8,6 +8,7 @@ updating the list would be ignored. A small Keras model stands in for AlexNet.
 from __future__ import annotations
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -191,3 +192,24 @@ def test_a_cancel_on_the_last_step_of_an_epoch_keeps_that_epoch_on_the_curves(tm
     assert [e["epoch"] for e in epochs] == [0, 1]
     for record in epochs:  # a point on every curve, for every epoch
         assert None not in (record["loss"], record["accuracy"], record["val_loss"]), record
+
+
+def test_scratch_folders_of_killed_workers_are_removed(tmp_path, monkeypatch):
+    # A worker other than the chief writes its own checkpoints (~0.4 GB) in a temporary
+    # folder that kill -9 leaves behind; the next worker on the machine removes it.
+    import subprocess
+    import sys
+    import tempfile
+
+    from alexnet_tf.training.job import WORKER_SCRATCH_PREFIX, make_worker_scratch
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    dead = tmp_path / f"{WORKER_SCRATCH_PREFIX}{killed.pid}-abc"
+    alive = tmp_path / f"{WORKER_SCRATCH_PREFIX}{os.getppid()}-def"  # a worker still running
+    for folder in (dead, alive):
+        (folder / "checkpoints").mkdir(parents=True)
+    mine = make_worker_scratch()
+    assert mine.name.startswith(f"{WORKER_SCRATCH_PREFIX}{os.getpid()}-") and mine.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, mine.name])
