@@ -37,6 +37,7 @@ from .image_view import ImageView
 from .jobs.training_ui import install_training
 from .layer_view import LayerView
 from .log import install_exception_hooks, log_path, logger, setup_logging
+from .main_thread_gc import MainThreadGarbageCollector
 from .model_chooser import ModelChooser
 from .model_worker import ModelService
 from .notice_bar import NoticeBar
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._pending_source = None
         self._model_spec_loaded = None
 
+        self.garbage_collector = MainThreadGarbageCollector(self)  # before any thread starts
         self.service = ModelService(self)
         worker = self.service.worker
         worker.model_loading_started.connect(self._on_model_loading_started)
@@ -492,6 +494,7 @@ class MainWindow(QMainWindow):
         """Stop the model and weights threads (waits for the current step to finish)."""
         self.service.stop()
         self.banner.stop()
+        self.garbage_collector.stop()
 
 
 def run_app(paths=()) -> int:

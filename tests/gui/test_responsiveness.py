@@ -94,3 +94,34 @@ def test_window_opens_without_loading_tensorflow(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "visible True False"
+
+
+def test_garbage_is_collected_in_the_gui_thread_never_in_a_worker_thread(window, qtbot):
+    # A collection in the model thread destroys Qt objects there and deadlocked the app
+    # (PySide 6.12); with the window open, only the GUI thread collects.
+    import gc
+    import threading
+
+    freed_in = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            freed_in.append(threading.current_thread().name)
+
+    def busy_worker():
+        Cycle()  # garbage in a reference cycle: only the collector frees it
+        # Enough new containers to pass every threshold of the collector.
+        allocated = [[] for _ in range(50_000)]
+        del allocated
+
+    assert not gc.isenabled()
+    worker = threading.Thread(target=busy_worker, name="busy-worker")
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: len(freed_in) > 0, timeout=10_000)
+    assert freed_in == ["MainThread"]
+    window.close()
+    assert gc.isenabled()  # given back to Python when the window closes
