@@ -119,7 +119,7 @@ def select_strategy(cpu_replicas: int | None = None) -> StrategyChoice:
     import tensorflow as tf
 
     gpus = enable_gpu_memory_growth()
-    workers = ((config or {}).get("cluster") or {}).get("worker") or []
+    workers = tf_config_workers()
     if len(workers) > 1:
         if cpu_replicas not in (None, 1):
             raise StrategyError(
@@ -131,7 +131,7 @@ def select_strategy(cpu_replicas: int | None = None) -> StrategyChoice:
             raise StrategyError(
                 f"This process's TF_CONFIG task type must be 'worker'. Received: task={task!r}"
             )
-        index = int(task.get("index", 0))
+        index = tf_config_worker_index()
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         devices = f"{len(gpus)} GPU(s)" if gpus else "CPU"
         return StrategyChoice(
