@@ -41,6 +41,10 @@ class ModelLoadError(AlexNetStudioError):
     """A model file could not be loaded (missing, damaged, or refused by safe mode)."""
 
 
+class ModelOutputError(AlexNetStudioError):
+    """A model produced NaN or infinite outputs: its answer is refused, never shown."""
+
+
 class DatasetError(AlexNetStudioError):
     """A dataset folder cannot be used for training; the message lists what to fix."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,28 @@ def write_text_atomic(destination: str | Path, text: str) -> None:
     write_bytes_atomic(destination, text.encode("utf-8"))
 
 
+def finite_json(value):
+    """``value`` with every non-finite float (NaN, +-Infinity) replaced by None.
+
+    JSON has no NaN: Python's ``json`` writes ``NaN`` anyway, which other readers reject.
+    NumPy scalars become Python numbers on the way.
+    """
+    if hasattr(value, "item") and not hasattr(value, "__len__"):  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def json_text(value, **kwargs) -> str:
+    """Strict JSON for everything this project writes or prints: never NaN or Infinity."""
+    return json.dumps(finite_json(value), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
 def write_json_atomic(destination: str | Path, value) -> None:
     """Write ``value`` as indented JSON to ``destination`` atomically."""
-    write_text_atomic(destination, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    write_text_atomic(destination, json_text(value, indent=2) + "\n")

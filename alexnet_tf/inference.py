@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, ModelOutputError
 from .forward import CompiledForward
 from .labels import imagenet_labels
 from .model import INPUT_SHAPE, NAMED_LAYERS
@@ -160,7 +160,7 @@ class Classifier:
         for start in range(0, len(images), BATCH_SIZE):
             chunk = images[start : start + BATCH_SIZE]
             batch = np.stack([preprocess_image(image) for image in chunk])
-            probabilities = forward(batch)[PROBABILITY_LAYER]
+            probabilities = self._finite(forward(batch)[PROBABILITY_LAYER])
             results.extend(self._top(row, top) for row in probabilities)
         return results
 
@@ -170,7 +170,17 @@ class Classifier:
         crop = np.ascontiguousarray(center_crop(resize_for_network(image)))
         outputs = self._full_forward()(normalize(crop)[np.newaxis])
         activations = {name: outputs[name][0] for name in NAMED_LAYERS}
-        return Analysis(self._top(outputs[PROBABILITY_LAYER][0], top), activations, crop)
+        probabilities = self._finite(outputs[PROBABILITY_LAYER])[0]
+        return Analysis(self._top(probabilities, top), activations, crop)
+
+    def _finite(self, probabilities: np.ndarray) -> np.ndarray:
+        """``probabilities``, or ModelOutputError if the model produced NaN or Infinity."""
+        if not np.isfinite(probabilities).all():
+            raise ModelOutputError(
+                f"The model {self.name} produced NaN or infinite probabilities for this image; "
+                "its weights or this input overflow. Its answers cannot be trusted."
+            )
+        return probabilities
 
     def _top(self, probabilities: np.ndarray, top: int) -> list[Prediction]:
         top = min(top, len(probabilities))
@@ -252,6 +262,16 @@ def load_model_file(path: Path) -> keras.Model:
     if missing:
         raise ModelLoadError(
             f"{path}: not an AlexNet built by this app (missing layers: {', '.join(missing)})"
+        )
+    broken = [
+        layer.name
+        for layer in model.layers
+        if any(not np.isfinite(w).all() for w in layer.get_weights())
+    ]
+    if broken:
+        raise ModelLoadError(
+            f"{path}: the weights of {', '.join(broken)} hold NaN or infinite values (a training "
+            "that diverged); this model cannot give meaningful answers"
         )
     return model
 

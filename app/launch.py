@@ -16,11 +16,10 @@ EXIT_AFTER_SHOWN_ENV = "ALEXNET_STUDIO_EXIT_AFTER_SHOWN"
 
 def _exit_after_image_shown() -> None:
     """Make the window report the image it shows and close, once the event loop runs."""
-    import json
-
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from alexnet_tf.fileio import json_text
     from app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])  # run_app reuses it
@@ -28,7 +27,7 @@ def _exit_after_image_shown() -> None:
     def report(window: MainWindow) -> None:
         result = window.current_result
         shown = {"shown": str(result.path), "title": window.windowTitle()}
-        print(json.dumps({**shown, "visible": window.isVisible()}), flush=True)
+        print(json_text({**shown, "visible": window.isVisible()}), flush=True)
         window.close()
 
     def connect() -> None:

@@ -22,9 +22,11 @@ import numpy as np
 import pytest
 
 
-def install_synthetic_imagenet_weights(home: Path) -> Path:
+def install_synthetic_imagenet_weights(home: Path, fc7_scale: float = 1.0) -> Path:
     """Write scaled random weights as the installed ImageNet weights under ``home``.
 
+    ``fc7_scale`` multiplies fc7's weights and bias, hence (ReLU) its activations: 100 gives
+    the "fc7 100x larger than the BVLC model's" case fine-tuning must survive.
     Returns the weights file. Run it in a process whose ``ALEXNET_STUDIO_HOME`` may differ:
     the paths are built from ``home`` directly.
     """
@@ -46,6 +48,8 @@ def install_synthetic_imagenet_weights(home: Path) -> Path:
         kernel, bias = layer.get_weights()
         spread = float(np.std(probe(images, training=False)))
         layer.set_weights([kernel / max(spread, 1e-6), bias])
+    fc7 = model.get_layer("fc7")
+    fc7.set_weights([w * np.float32(fc7_scale) for w in fc7.get_weights()])
     folder = Path(home) / "weights"
     folder.mkdir(parents=True, exist_ok=True)
     model.save_weights(folder / WEIGHTS_FILE)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import ImageLoadError, ModelLoadError, WeightsNotInstalledError
+from ..fileio import json_text
 
 BATCH_SIZE = 32  # images decoded and classified together; one batch is ~20 MB of input
 
@@ -148,7 +148,7 @@ def _load_one(path: Path, problem: str | None):
 
 def _print_record(record: dict, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(record, ensure_ascii=False), flush=True)
+        print(json_text(record), flush=True)
         return
     if "error" in record:
         print(f"{record['image']}: error: {record['error']}", file=sys.stderr, flush=True)

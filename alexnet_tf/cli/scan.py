@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
+
+from ..fileio import json_text
 
 # Refused files listed in the readable report before "... and N more" (--json lists all).
 MAX_REFUSED_SHOWN = 50
@@ -88,7 +89,7 @@ def run_scan(args) -> int:
         print(file=sys.stderr)
     report = scan.to_dict()
     if args.json:
-        print(json.dumps(report, ensure_ascii=False))
+        print(json_text(report))
     else:
         print(format_report(report))
     return 0 if scan.trainable else 1

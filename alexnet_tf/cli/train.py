@@ -13,10 +13,12 @@ import os
 import time
 from pathlib import Path
 
+from ..training.recipe import DEFAULT_LR
+
 # Options whose value defines the result; on --resume, giving one that differs is refused.
 _OPTIONS = ("epochs", "mode", "batch_size", "lr", "val_split", "seed", "precision", "init",
             "augment", "dropout", "cpu_replicas", "log_every", "checkpoint_seconds",
-            "watchdog_seconds")  # fmt: skip
+            "watchdog_seconds", "keep")  # fmt: skip
 
 
 def register(subparsers) -> None:
@@ -39,8 +41,14 @@ def register(subparsers) -> None:
                         "top = fc6-fc8, full = every layer")  # fmt: skip
     parser.add_argument("--batch-size", type=int, help="global batch size (default 32)")
     parser.add_argument("--lr", type=float,
-                        help="learning rate of SGD with momentum 0.9 "
-                        "(default 0.01 head, 0.005 top, 0.001 full)")  # fmt: skip
+                        help="peak learning rate of SGD with momentum 0.9, decayed along a "
+                        "cosine; fc8 reads standardised features, so it does not depend on the "
+                        "network's scale (default "
+                        + ", ".join(f"{lr:g} {mode}" for mode, lr in DEFAULT_LR.items())
+                        + "; see docs/finetune.md)")  # fmt: skip
+    parser.add_argument("--keep", choices=("best", "last"),
+                        help="the model saved: the epoch with the best validation accuracy "
+                        "(default) or the last epoch")  # fmt: skip
     parser.add_argument(
         "--val-split", type=float, help="fraction of each class kept for validation (default 0.2)"
     )

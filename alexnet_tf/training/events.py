@@ -1,28 +1,18 @@
 """Progress of a training job: JSON lines on stdout (``--json``) or a progress bar on stderr.
 
 Events, one JSON object per line, each with an ``"event"`` key:
-``start`` (replicas, strategy, dataset sizes, init source), ``phase`` (scan / features /
+``start`` (replicas, strategy, dataset sizes, init source), ``phase`` (scan / features / head /
 train / save, with a message), ``step`` (epoch, step, loss, accuracy, images_per_second,
-eta_seconds), ``epoch`` (epoch, loss, accuracy, val_loss, val_accuracy), ``done`` (model path,
-eval summary), ``cancelled`` (checkpoint written, how to resume) and ``error`` (message).
+eta_seconds), ``epoch`` (epoch, loss, accuracy, val_loss, val_accuracy, and ``best``: whether it
+is the best epoch so far), ``done`` (model path, eval summary, ``kept``: the epoch whose weights
+were saved, 0-based, and the rule), ``cancelled`` (checkpoint written, how to resume) and ``error`` (message).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 
-
-def _clean(value):
-    """JSON has no NaN/inf: send null instead (a reader's json.loads would choke on NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+from ..fileio import json_text
 
 
 def format_duration(seconds, unknown: str = "--:--") -> str:
@@ -62,7 +52,7 @@ class ProgressReporter:
         if not self.enabled:
             return
         if self.json_lines:
-            line = json.dumps(_clean({"event": event, **fields}), ensure_ascii=False)
+            line = json_text({"event": event, **fields})
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
             return
@@ -107,9 +97,17 @@ class ProgressReporter:
         if event == "epoch":  # values are None when not measured (no validation set)
             shown = [f"{name} {f[key]:{spec}}" for key, name, spec in _EPOCH_VALUES
                      if f.get(key) is not None]  # fmt: skip
-            return f"epoch {f['epoch'] + 1}: " + ", ".join(shown)
+            best = " (best so far)" if f.get("best") else ""
+            return f"epoch {f['epoch'] + 1}: " + ", ".join(shown) + best
         if event == "done":
-            return f"Done. Model saved to {f['model_path']}"
+            kept = f.get("kept") or {}
+            text = f"Done. Model saved to {f['model_path']}"
+            if kept:
+                why = "best validation accuracy" if kept["rule"] == "best" else kept["rule"]
+                text += f"\nKept the weights of epoch {kept['epoch'] + 1} ({why})"
+                if kept.get("val_accuracy") is not None:
+                    text += f": validation accuracy {kept['val_accuracy']:.3f}"
+            return text
         if event == "cancelled":
             return f["message"]
         if event == "error":

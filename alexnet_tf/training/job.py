@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..errors import AlexNetStudioError
-from ..fileio import write_json_atomic
+from ..fileio import json_text, write_json_atomic
 
 HEARTBEAT_SECONDS = 2.0
 WORKER_SCRATCH_PREFIX = "alexnet-worker-"
@@ -88,7 +88,7 @@ class JobFolder:
     def append_metrics(self, record: dict) -> None:
         """Append one JSON line to metrics.jsonl and flush it."""
         with open(self.metrics_jsonl, "a", encoding="utf-8") as file:
-            file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            file.write(json_text(record) + "\n")
             file.flush()
 
     def update_status(self, **fields) -> None:

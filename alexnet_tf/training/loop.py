@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
 
@@ -45,7 +46,19 @@ from .job import (  # noqa: E402
     read_job_json,
     read_status_json,
 )
-from .settings import TRAINED_LAYERS, SettingsError, TrainSettings  # noqa: E402
+from .recipe import (  # noqa: E402
+    DEFAULT_LR,
+    HEAD_FIRST_EPOCHS,
+    TRAINED_LAYERS,
+    DivergedError,
+    all_finite,
+    check_step,
+    divergence_message,
+    fold_standardization,
+    make_optimizer,
+    standardization,
+)
+from .settings import SettingsError, TrainSettings  # noqa: E402
 from .watchdog import StepWatchdog  # noqa: E402
 
 PREPROCESSING = "caffe-bvlc-227"
@@ -158,7 +171,10 @@ def set_precision(precision: str, has_gpu: bool) -> None:
 
 
 def make_train_step(strategy, net, optimizer, global_batch: int, *, jit_compile: bool = True):
-    """The distributed train step: ``step(distributed_batch) -> (mean loss, accuracy)``.
+    """The distributed train step: ``step(batch) -> (mean loss, accuracy, gradient norm)``.
+
+    The gradient norm (root of the replicas' summed squared norms; scaled under fp16) is returned
+    so that a step that went non-finite stops the job before anything is saved.
 
     The forward and backward pass of each replica is compiled with XLA: measured here
     (benchmarks/training.py) it trains about 1.6x faster on CPU in fp32, and under bf16 it
@@ -180,20 +196,21 @@ def make_train_step(strategy, net, optimizer, global_batch: int, *, jit_compile:
         gradients = tape.gradient(scaled, variables)
         predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
         correct = tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
-        return loss, correct, gradients
+        return loss, correct, gradients, tf.square(tf.linalg.global_norm(gradients))
 
     def replica_step(images, labels):
-        loss, correct, gradients = forward_backward(images, labels)
+        loss, correct, gradients, squared_norm = forward_backward(images, labels)
         optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        return loss, correct
+        return loss, correct, squared_norm
 
     @tf.function
     def step(batch):
         images, labels = batch
-        loss, correct = strategy.run(replica_step, args=(images, labels))
+        loss, correct, squared_norm = strategy.run(replica_step, args=(images, labels))
         total_loss = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
         total_correct = strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None)
-        return total_loss, total_correct / global_batch
+        squared = strategy.reduce(tf.distribute.ReduceOp.SUM, squared_norm, axis=None)
+        return total_loss, total_correct / global_batch, tf.sqrt(squared)
 
     return step
 
@@ -230,6 +247,41 @@ def predict_dataset(predict, dataset) -> np.ndarray:
 def _cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     picked = probabilities[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
+@dataclass
+class Dataset:
+    """The job's images: the scan, the decoded cache, labels and the split."""
+
+    scan: object
+    cache: np.ndarray
+    labels: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    steps: int  # per epoch
+    total_steps: int
+
+
+@dataclass
+class Network:
+    """What trains: ``model`` (the plain AlexNet that is checkpointed and saved) and ``net``
+    (its layers with fc8 reading standardised features, see network.py)."""
+
+    model: object
+    net: object
+    standardizer: object
+    optimizer: object
+    best: object  # network.BestEpoch, or None with keep="last"
+    manager: object  # the checkpoint manager
+    epoch_var: object
+    step_var: object
+    fresh: bool  # nothing was restored: fc8 is still to be prepared
+
+
+def describe_kept(kept: dict) -> str:
+    """``kept epoch 7 of 10 (best validation accuracy)`` for messages (epochs 1-based)."""
+    why = "best validation accuracy" if kept["rule"] == "best" else kept["rule"]
+    return f"kept epoch {kept['epoch'] + 1} ({why})"
 
 
 class TrainingJob:
@@ -364,30 +416,57 @@ class TrainingJob:
             print(f"warning: cannot record the failure in {self.job_dir}: {error}", file=sys.stderr)
 
     def _run(self, choice) -> int:
-        import keras
+        """The job in five parts: settings, data, network, epochs, finish."""
         import tensorflow as tf
 
         s = self.settings
-        job = self.job
-        if self.resume:
-            recorded_job = read_job_json(self.job_dir)
-        else:
-            # job.json first (the CLI writes it even earlier, see create_job_folder), so that
-            # a job killed at any moment can be resumed; its dataset part is added once the
-            # scan is done (a job.json without it means: not yet).
-            recorded_job = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
-            if choice.is_chief:
-                job.write_json(job.job_json, recorded_job)
+        recorded_job = self._record_settings(choice)
         set_precision(s.precision, bool(tf.config.list_physical_devices("GPU")))
         if s.batch_size % choice.num_replicas:
             raise SettingsError(
                 f"batch_size (global) must be divisible by the {choice.num_replicas} replicas. "
                 f"Received: batch_size={s.batch_size}"
             )
+        data = self._load_dataset(choice, recorded_job)
+        init, init_text = resolve_init(s.init)
+        s.init = init
+        network = self._build_network(choice, data, init)
+        self._record_dataset(choice, data, recorded_job, init_text, network)
 
-        # Dataset: scan and decode once into the job's cache (reused on resume).
+        # Head mode trains on the frozen network's fc7 activations; top and full modes use
+        # them once, to fit the new fc8 before the layers below start to move.
+        features = s.mode == "head"
+        cached = None
+        if features or network.fresh:
+            cached = self._head_features(network.model, data)
+        if network.fresh:
+            self._prepare_fc8(choice, data, network, cached)
+        source = cached if features else data.cache
+        predict = make_predict(network.net)
+        self._train_epochs(choice, data, network, source, features, predict)
+        return self._finish(choice, data, network, source, features, predict)
+
+    # -- 1. settings ---------------------------------------------------------------------
+    def _record_settings(self, choice) -> dict:
+        """job.json's settings part (read back on resume)."""
+        if self.resume:
+            return read_job_json(self.job_dir)
+        # job.json first (the CLI writes it even earlier, see create_job_folder), so that a
+        # job killed at any moment can be resumed; its dataset part is added once the scan
+        # is done (a job.json without it means: not yet).
+        s = self.settings
+        recorded = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
+        if choice.is_chief:
+            self.job.write_json(self.job.job_json, recorded)
+        return recorded
+
+    # -- 2. data -------------------------------------------------------------------------
+    def _load_dataset(self, choice, recorded_job: dict) -> Dataset:
+        """Scan and decode the folder once into the job's cache (reused on resume); split."""
         from ..data.scan import require_trainable, scan_dataset
 
+        s = self.settings
+        job = self.job
         cache_path = job.cache_dir / pipeline.CACHE_FILE
         if self.resume and cache_path.exists():
             self._phase("scan", f"Checking {s.folder} against the job's dataset...")
@@ -410,47 +489,113 @@ class TrainingJob:
                 raise SettingsError(
                     f"The images in {s.folder} changed since the job started (dataset "
                     f"fingerprint {recorded[:12]} -> {scan.fingerprint[:12]}); resuming would mix "
-                    "two datasets. "
-                    "Start a new job instead."
+                    "two datasets. Start a new job instead."
                 )
         labels = np.array([item.label for item in scan.items], np.int32)
         train_idx, val_idx = pipeline.split_train_val(labels, s.val_split, s.seed)
-        global_batch = s.batch_size
-        if len(train_idx) < global_batch:
+        if len(train_idx) < s.batch_size:
             raise SettingsError(
                 f"batch_size is larger than the {len(train_idx)} training images; lower it "
-                f"(a multiple of {choice.num_replicas}). Received: batch_size={global_batch}"
+                f"(a multiple of {choice.num_replicas}). Received: batch_size={s.batch_size}"
             )
-        steps = pipeline.steps_per_epoch(len(train_idx), global_batch)
-        total_steps = steps * s.epochs
+        steps = pipeline.steps_per_epoch(len(train_idx), s.batch_size)
+        return Dataset(scan, cache, labels, train_idx, val_idx, steps, steps * s.epochs)
 
-        # Model, optimizer, checkpoint.
-        init, init_text = resolve_init(s.init)
-        s.init = init
-        keras.utils.set_random_seed(s.seed)
+    def _head_features(self, model, data: Dataset) -> np.ndarray:
+        """fc7 activations of every image's centre crop (and of its mirror image when
+        augmenting), computed once with the initial weights and cached in the job folder.
+
+        Why centre crop + mirror rather than random crops: a random crop per epoch would need a
+        full forward pass per epoch, which is what head mode avoids. The two cached views keep
+        the flip augmentation, the cheapest and most useful one; the crops are all centred, as
+        in classification. Returns ``(N, views, 4096)`` float32 (rows of images never used are 0).
+        """
+        from ..forward import CompiledForward
+
+        cache = data.cache
+        views = 2 if self.settings.augment else 1
+        path = self.job.cache_dir / f"features-{FEATURE_LAYER}-{views}view.npy"
+        if path.exists():
+            features = np.load(path, mmap_mode="r")
+            if features.shape == (len(cache), views, 4096):
+                return features
+        self._phase(
+            "features", f"Computing {FEATURE_LAYER} features of {len(cache)} images once..."
+        )
+        # The same XLA-compiled forward pass as classification: the fastest one measured here.
+        forward = CompiledForward(model, (FEATURE_LAYER,))
+        features = np.zeros((len(cache), views, 4096), np.float32)
+        used = np.concatenate([data.train_idx, data.val_idx])
+        batch = 32
+        for start in range(0, len(used), batch):
+            self._check_stop()
+            rows = np.sort(used[start : start + batch])
+            x = normalize(center_crop(np.asarray(cache[rows])))
+            features[rows, 0] = forward(x)[FEATURE_LAYER]
+            if views == 2:
+                mirrored = np.ascontiguousarray(x[:, :, ::-1, :])
+                features[rows, 1] = forward(mirrored)[FEATURE_LAYER]
+        if not all_finite([features]):
+            raise DivergedError(
+                "The initial network's fc7 activations are not finite on these images: its "
+                f"weights ({self.settings.init}) are damaged. Start from other weights."
+            )
+        if self.choice.is_chief:
+            with atomic_path(path, suffix=".npy") as temporary:
+                np.save(temporary, features)
+        return features
+
+    def _batches(self, choice, data: Dataset, source, epoch: int, start_step: int, *,
+                 features: bool):  # fmt: skip
+        """An iterator over this worker's distributed batches of ``epoch`` from ``start_step``."""
+        s = self.settings
+        order = pipeline.epoch_order(data.train_idx, s.seed, epoch)
+        positions = pipeline.worker_positions(
+            data.steps, s.batch_size, start_step=start_step,
+            worker_index=choice.worker_index, num_workers=choice.num_workers,
+        )  # fmt: skip
+
+        def dataset_fn(context):
+            return pipeline.make_train_dataset(
+                source, data.labels, order, positions,
+                per_replica_batch=s.batch_size // choice.num_replicas, seed=s.seed, epoch=epoch,
+                augment_images=s.augment, features=features,
+            )  # fmt: skip
+
+        return iter(choice.strategy.distribute_datasets_from_function(dataset_fn))
+
+    # -- 3. network ----------------------------------------------------------------------
+    def _build_network(self, choice, data: Dataset, init: str) -> Network:
+        """The model, the network that trains, its optimizer and checkpoint, restored on resume
+        (or given the initial weights)."""
+        import keras
+        import tensorflow as tf
+
         from ..model import build_alexnet
+        from .network import BestEpoch, FeatureStandardizer, build_training_net
 
+        s = self.settings
+        job = self.job
+        keras.utils.set_random_seed(s.seed)
         with choice.strategy.scope():
-            model = build_alexnet(len(scan.classes), dropout=s.dropout)
+            model = build_alexnet(len(data.scan.classes), dropout=s.dropout)
             trained = TRAINED_LAYERS[s.mode]
             for layer in model.layers:
                 layer.trainable = layer.name in trained or not layer.weights
-            optimizer = keras.optimizers.SGD(learning_rate=s.lr, momentum=s.momentum)
+            standardizer = FeatureStandardizer(name="fc7_standardizer")
+            net = build_training_net(model, standardizer, features_input=s.mode == "head")
+            optimizer = make_optimizer(s.mode, s.lr, data.steps, data.total_steps, s.momentum)
             if s.precision == "fp16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            if s.mode == "head":
-                features_in = keras.Input((4096,), name="fc7_features")
-                x = model.get_layer("drop7")(features_in)
-                x = model.get_layer("fc8")(x)
-                net = keras.Model(features_in, model.get_layer("prob")(x), name="alexnet_head")
-            else:
-                net = model
             optimizer.build(net.trainable_variables)
+        best = BestEpoch(net.trainable_variables) if s.keep == "best" else None
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=epoch_var, step=step_var
-        )
+        parts = dict(model=model, optimizer=optimizer, epoch=epoch_var, step=step_var,
+                     standardizer=standardizer)  # fmt: skip
+        if best is not None:
+            parts["best"] = best
+        checkpoint = tf.train.Checkpoint(**parts)
         repaired = None
         if choice.is_chief:
             remove_partial_saves(job.checkpoints_dir)
@@ -471,7 +616,8 @@ class TrainingJob:
             )
         if repaired:
             self._phase("restore", repaired)
-        if restored and restored.restored:
+        fresh = not (restored and restored.restored)
+        if not fresh:
             job.log(restored.describe())
             if restored.damaged:  # the user should know that some progress was lost
                 self._phase("restore", restored.describe())
@@ -479,68 +625,56 @@ class TrainingJob:
             apply_init(model, init)
             if self.resume:  # killed before its first checkpoint: nothing is lost but time
                 self._phase("restore", "No checkpoint yet: starting from the initial weights")
-        start_epoch, start_step = int(epoch_var.numpy()), int(step_var.numpy())
+        return Network(model, net, standardizer, optimizer, best, manager, epoch_var, step_var,
+                       fresh)  # fmt: skip
 
-        if choice.is_chief and "dataset" not in recorded_job:
-            job.write_json(
-                job.job_json,
-                {
-                    **recorded_job,
-                    "versions": recorded_job.get("versions") or versions(),
-                    "settings": s.to_dict(),
-                    "init_source": init_text,
-                    "dataset": {
-                        "root": str(scan.root),
-                        "fingerprint": scan.fingerprint,
-                        "classes": list(scan.classes),
-                        "num_images": len(scan.items),
-                        "num_train": int(len(train_idx)),
-                        "num_val": int(len(val_idx)),
-                    },
-                    "strategy": choice.description,
-                },
-            )
-        self.reporter.emit(
-            "start",
-            job_dir=str(self.job_dir),
-            strategy=choice.description,
-            strategy_kind=choice.kind,
-            replicas=choice.num_replicas,
-            workers=choice.num_workers,
-            worker=choice.worker_index,
-            num_classes=len(scan.classes),
-            classes=list(scan.classes),
-            num_images=len(scan.items),
-            num_train=int(len(train_idx)),
-            num_val=int(len(val_idx)),
-            num_refused=len(scan.refused),
-            refused=[{"path": str(r.path), "reason": r.reason} for r in scan.refused],
-            mode=s.mode,
-            epochs=s.epochs,
-            batch_size=global_batch,
-            steps_per_epoch=steps,
-            total_steps=total_steps,
-            init=init,
-            init_source=init_text,
-            precision=s.precision,
-            resumed_at={"epoch": start_epoch, "step": start_step} if self.resume else None,
-        )
-        job.log(f"strategy: {choice.description}; initial weights: {init_text}")
+    def _prepare_fc8(self, choice, data: Dataset, network: Network, features) -> None:
+        """Standardise fc8's input on the training images, start fc8 at zero; in top and full
+        modes, fit it alone on the cached features first (see recipe)."""
+        s = self.settings
+        network.standardizer.set_statistics(*standardization(features[data.train_idx]))
+        fc8 = network.model.get_layer("fc8")
+        fc8.set_weights([np.zeros_like(w) for w in fc8.get_weights()])
+        if s.mode == "head":
+            return
+        from .network import build_training_net
 
-        # Inputs: images, or in head mode the frozen network's fc7 activations per view.
-        features = s.mode == "head"
-        if features:
-            source = self._head_features(model, cache, train_idx, val_idx)
-        else:
-            source = cache
+        epochs, lr = HEAD_FIRST_EPOCHS, DEFAULT_LR["head"]
+        self._phase("head", f"Fitting the new fc8 on the cached features first ({epochs} epochs)")
+        with choice.strategy.scope():
+            head = build_training_net(network.model, network.standardizer, features_input=True)
+            optimizer = make_optimizer("head", lr, data.steps, data.steps * epochs)
+            optimizer.build(head.trainable_variables)
+        step_fn = make_train_step(choice.strategy, head, optimizer, s.batch_size, jit_compile=False)
+        for epoch in range(epochs):
+            batches = self._batches(choice, data, features, epoch, 0, features=True)
+            losses = []
+            for _ in range(data.steps):
+                self._check_stop()
+                loss, _, norm = step_fn(next(batches))
+                losses.append(float(loss))
+                check_step(losses[-1], float(norm), num_classes=len(data.scan.classes), lr=lr,
+                           where=f"while fitting fc8 first (epoch {epoch + 1})")  # fmt: skip
+            self.job.log(f"fc8 first, epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}")
 
+    # -- 4. epochs -----------------------------------------------------------------------
+    def _train_epochs(self, choice, data: Dataset, network: Network, source, features: bool,
+                      predict) -> None:  # fmt: skip
+        """The epochs still to run: steps, progress, metrics, validation, best epoch, saves."""
+        import tensorflow as tf
+
+        s = self.settings
+        job = self.job
+        steps, total_steps = data.steps, data.total_steps
+        num_classes = len(data.scan.classes)
+        start_epoch = int(network.epoch_var.numpy())
+        start_step = int(network.step_var.numpy())
         # XLA pays off for image batches; on head mode's tiny fc8 step its per-call overhead
         # (measured: 37 ms vs 3 ms a step) would dominate.
         train_step = make_train_step(
-            choice.strategy, net, optimizer, global_batch, jit_compile=not features
-        )
-        predict = make_predict(net)
-        per_replica = global_batch // choice.num_replicas
+            choice.strategy, network.net, network.optimizer, s.batch_size,
+            jit_compile=not features,
+        )  # fmt: skip
         writer = (
             tf.summary.create_file_writer(str(job.tensorboard_dir)) if choice.is_chief else None
         )
@@ -557,9 +691,13 @@ class TrainingJob:
 
         def save(epoch: int, step: int) -> None:
             nonlocal last_save
-            epoch_var.assign(epoch)
-            step_var.assign(step)
-            save_checkpoint(manager, epoch * steps + step)
+            if not all_finite(v.numpy() for v in network.net.trainable_variables):
+                raise DivergedError(divergence_message(
+                    "the weights became non-finite", s.lr, f"in epoch {epoch + 1}"
+                ))  # fmt: skip
+            network.epoch_var.assign(epoch)
+            network.step_var.assign(step)
+            save_checkpoint(network.manager, epoch * steps + step)
             last_save = time.monotonic()
 
         self._phase(
@@ -569,25 +707,15 @@ class TrainingJob:
         recent: list[float] = []  # seconds of the recent steps, for images/s and the ETA
         timed = 0
         for epoch in range(start_epoch, s.epochs):
-            order = pipeline.epoch_order(train_idx, s.seed, epoch)
-            positions = pipeline.worker_positions(
-                steps, global_batch, start_step=start_step,
-                worker_index=choice.worker_index, num_workers=choice.num_workers,
-            )  # fmt: skip
-
-            def dataset_fn(context, order=order, positions=positions, epoch=epoch):
-                return pipeline.make_train_dataset(
-                    source, labels, order, positions, per_replica_batch=per_replica,
-                    seed=s.seed, epoch=epoch, augment_images=s.augment, features=features,
-                )  # fmt: skip
-
-            iterator = iter(choice.strategy.distribute_datasets_from_function(dataset_fn))
+            batches = self._batches(choice, data, source, epoch, start_step, features=features)
             loss_sum = accuracy_sum = 0.0
             for step in range(start_step, steps):
                 began = time.monotonic()
                 with watchdog.step() if watchdog else contextlib.nullcontext():
-                    loss, accuracy = train_step(next(iterator))
+                    loss, accuracy, norm = train_step(next(batches))
                     loss, accuracy = float(loss), float(accuracy)  # waits for the step
+                check_step(loss, float(norm), num_classes=num_classes, lr=s.lr,
+                           where=f"in epoch {epoch + 1}, step {step + 1}")  # fmt: skip
                 done_steps += 1
                 loss_sum += loss
                 accuracy_sum += accuracy
@@ -595,7 +723,7 @@ class TrainingJob:
                 if timed == 2:  # the first step of a run includes tracing: forget it
                     recent.clear()
                 recent = (recent + [time.monotonic() - began])[-20:]
-                ips = global_batch * len(recent) / sum(recent)
+                ips = s.batch_size * len(recent) / sum(recent)
                 eta = (total_steps - done_steps) * sum(recent) / len(recent)
                 record = dict(
                     epoch=epoch, epochs=s.epochs, step=step + 1, steps=steps,
@@ -626,27 +754,24 @@ class TrainingJob:
                     save(epoch, step + 1)
             ran = steps - start_step
             start_step = 0
-            val_loss = val_accuracy = None
-            if len(val_idx):
-                eval_data = pipeline.make_eval_dataset(
-                    source, val_idx, global_batch, features=features
-                )
-                probs = predict_dataset(predict, eval_data)
-                val_loss = _cross_entropy(probs, labels[val_idx])
-                val_accuracy = float(np.mean(np.argmax(probs, 1) == labels[val_idx]))
             record = dict(
                 epoch=epoch, loss=loss_sum / ran if ran else None,
                 accuracy=accuracy_sum / ran if ran else None,
-                val_loss=val_loss, val_accuracy=val_accuracy, global_step=done_steps,
+                **self._validate(predict, source, data, features), global_step=done_steps,
             )  # fmt: skip
+            if network.best is not None and record["val_accuracy"] is not None:
+                trained = network.net.trainable_variables
+                record["best"] = network.best.offer(
+                    epoch, record["val_accuracy"], record["val_loss"], trained
+                )
             self.reporter.emit("epoch", **record)
             if choice.is_chief:
                 job.append_metrics({"kind": "epoch", "time": time.time(), **record})
                 job.log(f"epoch {epoch + 1}: {record}")
-                if val_accuracy is not None:
+                if record["val_accuracy"] is not None:
                     with writer.as_default(step=done_steps):
-                        write_scalar("val/loss", val_loss, done_steps)
-                        write_scalar("val/accuracy", val_accuracy, done_steps)
+                        write_scalar("val/loss", record["val_loss"], done_steps)
+                        write_scalar("val/accuracy", record["val_accuracy"], done_steps)
                 writer.flush()
             # Checkpoint at most every checkpoint_seconds (a full checkpoint is ~0.5 GB);
             # always on a stop request. The last epoch needs none: the model is saved next.
@@ -657,15 +782,40 @@ class TrainingJob:
                 save(epoch + 1, 0)
             self._check_stop()
 
+    def _validate(self, predict, source, data: Dataset, features: bool) -> dict:
+        """``val_loss`` and ``val_accuracy`` (None without validation images)."""
+        if not len(data.val_idx):
+            return {"val_loss": None, "val_accuracy": None}
+        eval_data = pipeline.make_eval_dataset(
+            source, data.val_idx, self.settings.batch_size, features=features
+        )
+        probs = predict_dataset(predict, eval_data)
+        truth = data.labels[data.val_idx]
+        return {
+            "val_loss": _cross_entropy(probs, truth),
+            "val_accuracy": float(np.mean(np.argmax(probs, 1) == truth)),
+        }
+
+    # -- 5. finish -----------------------------------------------------------------------
+    def _finish(self, choice, data: Dataset, network: Network, source, features: bool,
+                predict) -> int:  # fmt: skip
+        """Keep the best (or last) epoch's weights, save the model, evaluate, report."""
+        job = self.job
         self._phase("save", "Saving the model and evaluating it...")
-        model_path = self._save_model(model, scan.classes)
-        summary = self._evaluate(predict, source, labels, val_idx, scan, features)
-        message = f"finished: model saved to {model_path}"
+        kept = self._keep_weights(network)
+        model_path = self._save_model(network, data.scan.classes)
+        summary = self._evaluate(predict, source, data, features, kept)
+        if summary:
+            kept.update(val_accuracy=summary["top1"], val_loss=summary["loss"])
+        done_steps = data.total_steps
+        message = f"finished: model saved to {model_path} ({describe_kept(kept)})"
+        if choice.is_chief:
+            job.write_json(job.job_json, {**read_job_json(self.job_dir), "kept": kept})
         # The step count a test (or a user) can check: epochs x steps_per_epoch, however
         # many times the job was stopped and resumed.
         job.update_status(
-            state="finished", progress=1.0, eta_seconds=0, message=message,
-            step=done_steps, global_step=done_steps, total_steps=total_steps,
+            state="finished", progress=1.0, eta_seconds=0, message=message, kept=kept,
+            step=done_steps, global_step=done_steps, total_steps=data.total_steps,
         )  # fmt: skip
         job.log(message)
         self.reporter.emit(
@@ -673,89 +823,129 @@ class TrainingJob:
             model_path=str(model_path),
             job_dir=str(self.job_dir),
             eval=summary,
+            kept=kept,
             worker=choice.worker_index,
             global_step=done_steps,
-            total_steps=total_steps,
+            total_steps=data.total_steps,
             # Sum of |w| over all weights: lets workers of one job check that they agree.
-            weights_digest=float(sum(np.abs(w).sum(dtype=np.float64) for w in model.get_weights())),
+            weights_digest=float(
+                sum(np.abs(w).sum(dtype=np.float64) for w in network.model.get_weights())
+            ),
         )
         return EXIT_OK
 
-    def _head_features(self, model, cache, train_idx, val_idx) -> np.ndarray:
-        """fc7 activations of every image's centre crop (and of its mirror image when
-        augmenting), computed once and cached in the job folder.
+    def _keep_weights(self, network: Network) -> dict:
+        """Put the kept epoch's weights in place; returns ``{"epoch", "rule"}`` (0-based)."""
+        last = {"epoch": self.settings.epochs - 1, "rule": "last"}
+        if network.best is None:
+            return last
+        best = network.best.describe()
+        if best is None:  # no validation images: nothing to choose by
+            return {**last, "rule": "last (no validation images)"}
+        network.best.restore_into(network.net.trainable_variables)
+        return {"epoch": best["epoch"], "rule": "best"}
 
-        Why centre crop + mirror rather than random crops: a random crop per epoch would need a
-        full forward pass per epoch, which is what head mode avoids. The two cached views keep
-        the flip augmentation, the cheapest and most useful one; the crops are all centred, as
-        in classification. Returns ``(N, views, 4096)`` float32 (rows of images never used are 0).
-        """
-        from ..forward import CompiledForward
-
-        s = self.settings
-        views = 2 if s.augment else 1
-        path = self.job.cache_dir / f"features-{FEATURE_LAYER}-{views}view.npy"
-        if path.exists():
-            features = np.load(path, mmap_mode="r")
-            if features.shape == (len(cache), views, 4096):
-                return features
-        self._phase(
-            "features", f"Computing {FEATURE_LAYER} features of {len(cache)} images once..."
-        )
-        # The same XLA-compiled forward pass as classification: the fastest one measured here.
-        forward = CompiledForward(model, (FEATURE_LAYER,))
-        features = np.zeros((len(cache), views, 4096), np.float32)
-        used = np.concatenate([train_idx, val_idx])
-        batch = 32
-        for start in range(0, len(used), batch):
-            self._check_stop()
-            rows = np.sort(used[start : start + batch])
-            x = normalize(center_crop(np.asarray(cache[rows])))
-            features[rows, 0] = forward(x)[FEATURE_LAYER]
-            if views == 2:
-                mirrored = np.ascontiguousarray(x[:, :, ::-1, :])
-                features[rows, 1] = forward(mirrored)[FEATURE_LAYER]
-        with atomic_path(path, suffix=".npy") as temporary:
-            np.save(temporary, features)
-        return features
-
-    def _save_model(self, model, classes) -> Path:
-        """Save the final model (float32, whatever the training precision) and its labels."""
+    def _save_model(self, network: Network, classes) -> Path:
+        """Save the kept model as a plain AlexNet (float32, whatever the training precision,
+        with fc8's input standardisation folded into fc8) and its labels."""
         import keras
 
         from ..model import build_alexnet
 
-        job = self.job
         destination = self.job_dir / "model" / "model.keras"
+        weights = network.model.get_weights()
+        if not all_finite(weights):
+            raise DivergedError(
+                divergence_message("the weights became non-finite", self.settings.lr, "")
+            )
         if not self.choice.is_chief:
             return destination  # workers of a multi-worker job write nothing there
         keras.mixed_precision.set_global_policy("float32")
         final = build_alexnet(len(classes), dropout=self.settings.dropout)
-        final.set_weights(model.get_weights())
+        final.set_weights(weights)
+        fc8 = final.get_layer("fc8")
+        statistics = network.standardizer.statistics()
+        fc8.set_weights(fold_standardization(*fc8.get_weights(), *statistics))
         with atomic_path(destination, suffix=".keras") as temporary:
             final.save(temporary)
         write_json_atomic(
-            job.model_dir / "labels.json",
+            self.job.model_dir / "labels.json",
             {"labels": list(classes), "preprocessing": PREPROCESSING},
         )
         return destination
 
-    def _evaluate(self, predict, source, labels, val_idx, scan, features) -> dict | None:
+    def _evaluate(self, predict, source, data: Dataset, features: bool, kept: dict) -> dict | None:
         """eval.json from the validation set; returns the summary for the done event."""
-        if not len(val_idx):
+        if not len(data.val_idx):
             self.job.log("no validation images (val_split 0 or classes too small): no eval.json")
             return None
         from .evaluate import evaluate_predictions
 
-        data = pipeline.make_eval_dataset(
-            source, val_idx, self.settings.batch_size, features=features
+        eval_data = pipeline.make_eval_dataset(
+            source, data.val_idx, self.settings.batch_size, features=features
         )
-        probs = predict_dataset(predict, data)
-        paths = [str(scan.items[i].path) for i in val_idx]
-        report = evaluate_predictions(labels[val_idx], probs, list(scan.classes), paths)
+        probs = predict_dataset(predict, eval_data)
+        truth = data.labels[data.val_idx]
+        paths = [str(data.scan.items[i].path) for i in data.val_idx]
+        report = evaluate_predictions(truth, probs, list(data.scan.classes), paths)
+        report["loss"] = _cross_entropy(probs, truth)
+        report["kept"] = kept
         if self.choice.is_chief:
             self.job.write_json(self.job.eval_json, report)
-        return {k: report[k] for k in ("top1", "top5", "num_examples") if k in report}
+        return {k: report[k] for k in ("top1", "top5", "loss", "num_examples") if k in report}
+
+    def _record_dataset(self, choice, data: Dataset, recorded_job: dict, init_text: str,
+                        network: Network) -> None:  # fmt: skip
+        """job.json's dataset part (once) and the start event."""
+        s = self.settings
+        scan = data.scan
+        if choice.is_chief and "dataset" not in recorded_job:
+            self.job.write_json(
+                self.job.job_json,
+                {
+                    **recorded_job,
+                    "versions": recorded_job.get("versions") or versions(),
+                    "settings": s.to_dict(),
+                    "init_source": init_text,
+                    "dataset": {
+                        "root": str(scan.root),
+                        "fingerprint": scan.fingerprint,
+                        "classes": list(scan.classes),
+                        "num_images": len(scan.items),
+                        "num_train": int(len(data.train_idx)),
+                        "num_val": int(len(data.val_idx)),
+                    },
+                    "strategy": choice.description,
+                },
+            )
+        start_epoch, start_step = int(network.epoch_var.numpy()), int(network.step_var.numpy())
+        self.reporter.emit(
+            "start",
+            job_dir=str(self.job_dir),
+            strategy=choice.description,
+            strategy_kind=choice.kind,
+            replicas=choice.num_replicas,
+            workers=choice.num_workers,
+            worker=choice.worker_index,
+            num_classes=len(scan.classes),
+            classes=list(scan.classes),
+            num_images=len(scan.items),
+            num_train=int(len(data.train_idx)),
+            num_val=int(len(data.val_idx)),
+            num_refused=len(scan.refused),
+            refused=[{"path": str(r.path), "reason": r.reason} for r in scan.refused],
+            mode=s.mode,
+            epochs=s.epochs,
+            batch_size=s.batch_size,
+            steps_per_epoch=data.steps,
+            total_steps=data.total_steps,
+            init=s.init,
+            init_source=init_text,
+            precision=s.precision,
+            keep=s.keep,
+            resumed_at={"epoch": start_epoch, "step": start_step} if self.resume else None,
+        )
+        self.job.log(f"strategy: {choice.description}; initial weights: {init_text}")
 
 
 def _is_peer_failure(error: Exception) -> bool:

@@ -6,23 +6,17 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import AlexNetStudioError
+from .recipe import DEFAULT_LR
 
 MODES = ("head", "top", "full")
 PRECISIONS = ("fp32", "bf16", "fp16")
-# Layers each mode trains; the rest keep their initial weights.
-TRAINED_LAYERS = {
-    "head": ("fc8",),
-    "top": ("fc6", "fc7", "fc8"),
-    "full": ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"),
-}
-# Fine-tuning learning rates that worked here with SGD + momentum 0.9 (smaller when more trains).
-DEFAULT_LR = {"head": 0.01, "top": 0.005, "full": 0.001}
+KEEP = ("best", "last")
 
 # Settings that define the result: a resume must not change them. cpu_replicas may change
 # (the global batch, hence the result, stays the same).
 RESULT_SETTINGS = (
     "folder", "epochs", "mode", "batch_size", "lr", "val_split", "seed", "precision",
-    "init", "augment", "dropout", "momentum",
+    "init", "augment", "dropout", "momentum", "keep",
 )  # fmt: skip
 
 
@@ -46,6 +40,7 @@ class TrainSettings:
     augment: bool = True
     dropout: float = 0.5
     momentum: float = 0.9
+    keep: str = "best"  # the model saved: the best validation epoch's, or the last one's
     cpu_replicas: int = 1
     log_every: int = 1
     checkpoint_seconds: float = 60.0
@@ -66,6 +61,8 @@ class TrainSettings:
 
         if self.mode not in MODES:
             bad("mode", f"must be one of {', '.join(MODES)}")
+        if self.keep not in KEEP:
+            bad("keep", f"must be one of {', '.join(KEEP)}")
         if self.precision not in PRECISIONS:
             bad("precision", f"must be one of {', '.join(PRECISIONS)}")
         for name in ("epochs", "batch_size", "cpu_replicas", "log_every"):

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alexnet_tf.training.settings import DEFAULT_LR
+from alexnet_tf.training.recipe import DEFAULT_LR
 
 from ..image_sources import paths_from_mime_data
 from .devices import describe_devices

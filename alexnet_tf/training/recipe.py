@@ -1,0 +1,160 @@
+"""The fine-tuning recipe, in one place: what trains, at which rate, on which schedule.
+
+Baseline: the AlexNet paper's SGD with momentum 0.9 and weight decay 5e-4. What this recipe
+changes, and why (measured in docs/finetune.md):
+
+- fc8 reads *standardised* fc7 features (zero mean, unit variance per feature, statistics of
+  the training images at the start). Raw fc7 activations of the BVLC network have a squared
+  norm of a few thousand, so plain SGD on fc8 needs a learning rate that depends on the
+  network's activation scale; at 0.01 it swung between chance and good from seed to seed.
+  The standardisation is a fixed affine map, folded into fc8 when the model is saved
+  (``fold_standardization``), so the saved model is a plain AlexNet.
+- The new fc8 starts at zero (loss ln(classes), no random preference) and, in top and full
+  modes, is first trained alone on cached features (``HEAD_FIRST_EPOCHS``, seconds): the
+  layers below then start fine-tuning from a sensible classifier instead of from gradients of
+  a random one, which is what blew the loss up to 25 in full mode.
+- Layers below fc8 take steps relative to their weights' norm (``layerwise_sgd``): one plain
+  rate cannot suit conv1 (fed pixels of +-128) and fc7 at once.
+- The rate decays along a half cosine to zero (after a one-epoch linear warm-up when layers
+  below fc8 train), so the last epochs settle instead of bouncing.
+- The kept model is the epoch with the best validation accuracy (see ``BestEpoch``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import AlexNetStudioError
+
+FEATURE_DIM = 4096  # fc7
+MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+# Layers each mode trains; the rest keep their initial weights.
+TRAINED_LAYERS = {
+    "head": ("fc8",),
+    "top": ("fc6", "fc7", "fc8"),
+    "full": ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"),
+}
+# Base learning rates (fc8 on standardised features; every trained layer in top and full).
+DEFAULT_LR = {"head": 0.001, "top": 0.001, "full": 0.001}
+WARMUP_EPOCHS = {"head": 0, "top": 1, "full": 1}
+HEAD_FIRST_EPOCHS = 10  # top and full: fc8 alone on cached features first
+# A loss this many times ln(classes) (the loss of a uniform guess) has exploded.
+EXPLOSION_FACTOR = 10.0
+
+
+class DivergedError(AlexNetStudioError):
+    """Training produced a non-finite or exploding loss, gradient or weight."""
+
+
+def learning_rate_schedule(mode: str, base_lr: float, steps_per_epoch: int, total_steps: int):
+    """The rate per optimizer step: linear warm-up (top, full), then a half cosine to 0."""
+    import keras
+
+    warmup = min(WARMUP_EPOCHS[mode] * steps_per_epoch, max(total_steps - 1, 0))
+    if warmup:
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, max(total_steps - warmup, 1), warmup_target=base_lr, warmup_steps=warmup
+        )
+    return keras.optimizers.schedules.CosineDecay(base_lr, max(total_steps, 1))
+
+
+def make_optimizer(mode: str, base_lr: float, steps_per_epoch: int, total_steps: int,
+                   momentum: float = MOMENTUM):  # fmt: skip
+    """SGD with momentum and weight decay on the recipe's schedule; layers below fc8 take
+    steps relative to their weights' size (see ``layerwise_sgd``)."""
+    schedule = learning_rate_schedule(mode, base_lr, steps_per_epoch, total_steps)
+    return layerwise_sgd()(schedule, momentum=momentum, weight_decay=WEIGHT_DECAY)
+
+
+def layerwise_sgd():
+    """The SGD class whose steps below fc8 are relative to each weight tensor's norm.
+
+    Why: the gradient of an early layer scales with what flows into it (pixels of +-128 into
+    conv1, activations whose scale depends on the network), so one learning rate for all
+    layers is too small for some and explodes others: measured, full mode at a plain rate of
+    2e-5 still lost half its validation accuracy in the warm-up epoch. Scaling each tensor's
+    gradient to the tensor's own norm (layer-wise adaptive rates, "LARS", You et al. 2017)
+    makes the rate a fraction of the weights moved per step, whatever the scale. fc8 reads
+    standardised features, so its plain gradient is already well scaled (and it starts at
+    zero, where a relative step would never move it).
+    """
+    import keras
+    from keras import ops
+
+    class LayerwiseSGD(keras.optimizers.SGD):
+        def build(self, variables):
+            super().build(variables)
+            # by index: inside a distributed update the variable is TF's, without a Keras path
+            self._relative = [not v.path.startswith("fc8") for v in variables]
+
+        def update_step(self, gradient, variable, learning_rate):
+            if self._relative[self._get_variable_index(variable)]:
+                weight_norm = ops.sqrt(ops.sum(ops.square(variable)))
+                gradient_norm = ops.sqrt(ops.sum(ops.square(gradient)))
+                usable = ops.logical_and(weight_norm > 0, gradient_norm > 0)
+                ratio = ops.where(usable, weight_norm / ops.maximum(gradient_norm, 1e-12), 1.0)
+                gradient = gradient * ops.cast(ratio, gradient.dtype)
+            super().update_step(gradient, variable, learning_rate)
+
+    return LayerwiseSGD
+
+
+def standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` such that ``features * scale + shift`` has zero mean and unit variance
+    per feature over ``features`` (rows: examples, last axis: features).
+
+    A feature that hardly varies (a ReLU that is almost always 0) would get a huge scale and
+    turn noise into signal: every variance is floored at 1% of the mean variance.
+    """
+    rows = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
+    mean = rows.mean(axis=0)
+    variance = rows.var(axis=0)
+    floor = 0.01 * variance.mean()
+    std = np.sqrt(variance + floor) if floor > 0 else np.ones_like(variance)
+    scale = 1.0 / std
+    return scale.astype(np.float32), (-mean * scale).astype(np.float32)
+
+
+def fold_standardization(kernel, bias, scale, shift) -> tuple[np.ndarray, np.ndarray]:
+    """fc8's weights on raw fc7 equal to ``(x * scale + shift) @ kernel + bias``."""
+    kernel = np.asarray(kernel, np.float64)
+    folded_kernel = np.asarray(scale, np.float64)[:, None] * kernel
+    folded_bias = np.asarray(bias, np.float64) + np.asarray(shift, np.float64) @ kernel
+    return folded_kernel.astype(np.float32), folded_bias.astype(np.float32)
+
+
+def explosion_threshold(num_classes: int) -> float:
+    """A training loss above this has exploded (a uniform guess scores ln(classes))."""
+    return EXPLOSION_FACTOR * max(math.log(num_classes), 1.0)
+
+
+def check_step(loss: float, gradient_norm: float, *, num_classes: int, lr: float, where: str):
+    """Raise DivergedError when a step's loss or gradients are non-finite or exploded."""
+    problem = None
+    if not math.isfinite(loss):
+        problem = f"the loss became {loss}"
+    elif not math.isfinite(gradient_norm):
+        problem = f"the gradients became {gradient_norm}"
+    elif loss > explosion_threshold(num_classes):
+        problem = (
+            f"the loss exploded to {loss:.3g} (a uniform guess scores {math.log(num_classes):.3g})"
+        )
+    if problem:
+        raise DivergedError(divergence_message(problem, lr, where))
+
+
+def divergence_message(problem: str, lr: float, where: str) -> str:
+    """The error a diverged job reports: what happened, the rate, what to try."""
+    return (
+        f"Training diverged {where}: {problem} with learning rate {lr:g}. Try a smaller one, "
+        f"e.g. --lr {lr / 10:g}. The job stopped; the last good checkpoint is kept and no model "
+        "was saved."
+    )
+
+
+def all_finite(arrays) -> bool:
+    """True when every value of every array is finite."""
+    return all(bool(np.isfinite(a).all()) for a in arrays)

@@ -1,0 +1,236 @@
+"""Fine-tuning *learns* on its defaults: real photos, several seeds, a reference on the same
+features, weights at a trained network's activation scale (and 100x larger).
+
+The photos are crops of the photographs scikit-learn and scikit-image ship
+(tests/photo_folders.py); the weights are tests/synthetic_weights.py's (every layer's output has
+unit spread, like a trained network's, not raw random init's ~100x). The reference is a
+logistic regression (scikit-learn, C chosen by cross-validation on the training images) on
+the job's own cached fc7 features, scored on the job's own validation images.
+Jobs run in this process (the CLI's plumbing is tests/e2e/test_train_cli.py's subject).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.cli import run_cli
+from tests.photo_folders import make_photo_folder
+
+pytestmark = pytest.mark.slow
+
+SEEDS = (1, 2, 3)
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN and Infinity, as any non-Python reader does."""
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    """Three classes of real photo crops, 40 each (24 for validation), and bad files."""
+    return make_photo_folder(tmp_path_factory.mktemp("photos") / "scenes", "scenes")
+
+
+class Events:
+    """A reporter that keeps the events a job emits (as --json would print them)."""
+
+    def __init__(self):
+        self.events = []
+
+    def emit(self, event, **fields):
+        self.events.append(strict_json(json.dumps({"event": event, **fields})))
+
+    def of(self, kind):
+        return [e for e in self.events if e["event"] == kind]
+
+
+def train(home, folder, job_dir, monkeypatch, **settings):
+    """Run a job in this process on ``home``'s weights; returns its events."""
+    from alexnet_tf.training.loop import TrainingJob
+    from alexnet_tf.training.settings import TrainSettings
+
+    monkeypatch.setenv("ALEXNET_STUDIO_HOME", str(home))
+    events = Events()
+    status = TrainingJob(TrainSettings(folder=str(folder), **settings), job_dir,
+                         reporter=events).run()  # fmt: skip
+    assert status == 0, events.of("error")
+    return events
+
+
+def job_split(job_dir, folder, seed):
+    """(labels, train indices, validation indices) of a job, as the job made them."""
+    from alexnet_tf.data.scan import scan_dataset
+    from alexnet_tf.training.pipeline import split_train_val
+
+    labels = np.array([item.label for item in scan_dataset(folder).items])
+    return (labels, *split_train_val(labels, 0.2, seed))
+
+
+def logistic_regression_accuracy(job_dir, folder, seed) -> float:
+    """The reference: a cross-validated logistic regression on the job's cached fc7 features
+    (centre crops), trained on its training images, scored on its validation images."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = np.load(job_dir / "cache" / "features-fc7-2view.npy")[:, 0]
+    labels, train_idx, val_idx = job_split(job_dir, folder, seed)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
+        {"logisticregression__C": [0.001, 0.01, 0.1, 1.0]},
+        cv=3,
+    )
+    search.fit(features[train_idx], labels[train_idx])
+    return float(search.score(features[val_idx], labels[val_idx]))
+
+
+def saved_model_on_validation(job_dir, folder, seed) -> tuple[float, float]:
+    """(accuracy, cross-entropy) of the saved model.keras on the job's validation images."""
+    from alexnet_tf.inference import load_model_file
+    from alexnet_tf.preprocess import center_crop, normalize
+    from alexnet_tf.training.pipeline import load_image_cache
+
+    labels, _, val_idx = job_split(job_dir, folder, seed)
+    images = load_image_cache(job_dir / "cache" / "images-256.npy")
+    model = load_model_file(job_dir / "model" / "model.keras")
+    probabilities = model.predict(normalize(center_crop(np.asarray(images[val_idx]))), verbose=0)
+    picked = probabilities[np.arange(len(val_idx)), labels[val_idx]]
+    accuracy = float(np.mean(probabilities.argmax(1) == labels[val_idx]))
+    return accuracy, float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+
+
+@pytest.fixture(scope="module")
+def head_runs(home, scenes, tmp_path_factory):
+    """Head mode on defaults, one job per seed: {seed: (job folder, events)}."""
+    monkeypatch = pytest.MonkeyPatch()
+    runs = {}
+    for seed in SEEDS:
+        job_dir = tmp_path_factory.mktemp(f"head-{seed}") / "job"
+        runs[seed] = job_dir, train(home, scenes["root"], job_dir, monkeypatch, seed=seed)
+    monkeypatch.undo()
+    return runs
+
+
+def test_head_mode_matches_a_logistic_regression_on_every_seed(head_runs, scenes):
+    chance = math.log(len(scenes["classes"]))
+    for seed, (job_dir, events) in head_runs.items():
+        reference = logistic_regression_accuracy(job_dir, scenes["root"], seed)
+        kept = events.of("done")[0]["kept"]
+        num_val = events.of("start")[0]["num_val"]
+        # within 3 points; with 24 validation images one image is worth 4.2 points
+        assert kept["val_accuracy"] >= reference - max(0.03, 1 / num_val) - 1e-9, (
+            seed, kept, reference,
+        )  # fmt: skip
+        losses = [e["loss"] for e in events.of("epoch")]
+        assert max(losses) <= losses[0], (seed, losses)  # no swing above the start
+        assert losses[-1] < 0.5 * chance, (seed, losses)  # well below chance
+
+
+def test_the_kept_model_is_the_best_epoch_and_the_saved_file_gives_what_was_validated(
+    head_runs, scenes
+):
+    for seed, (job_dir, events) in head_runs.items():
+        epochs = events.of("epoch")
+        best = max(epochs, key=lambda e: (e["val_accuracy"], -e["val_loss"]))
+        kept = events.of("done")[0]["kept"]
+        assert kept["epoch"] == best["epoch"] and kept["rule"] == "best"
+        assert [e["epoch"] for e in epochs if e["best"]][-1] == best["epoch"]
+        assert kept["val_accuracy"] == pytest.approx(best["val_accuracy"])
+        assert kept["val_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
+        # every place a user reads it says the same
+        assert strict_json((job_dir / "job.json").read_text())["kept"] == kept
+        assert strict_json((job_dir / "status.json").read_text())["kept"] == kept
+        report = strict_json((job_dir / "eval.json").read_text())
+        assert report["kept"]["epoch"] == kept["epoch"]
+        assert report["top1"] == pytest.approx(best["val_accuracy"])
+        # the saved plain AlexNet (standardisation folded into fc8) answers as validated
+        accuracy, loss = saved_model_on_validation(job_dir, scenes["root"], seed)
+        assert accuracy == pytest.approx(best["val_accuracy"])
+        assert loss == pytest.approx(best["val_loss"], rel=1e-3, abs=1e-5)
+
+
+def test_keep_last_saves_the_last_epoch(home, scenes, tmp_path, monkeypatch):
+    events = train(home, scenes["root"], tmp_path / "job", monkeypatch, seed=1, keep="last",
+                   epochs=4)  # fmt: skip
+    kept = events.of("done")[0]["kept"]
+    last = events.of("epoch")[-1]
+    assert kept["epoch"] == 3 and kept["rule"] == "last"
+    assert kept["val_accuracy"] == pytest.approx(last["val_accuracy"])
+
+
+def test_head_mode_learns_the_same_with_fc7_activations_100x_larger(
+    head_runs, scenes, tmp_path_factory, monkeypatch
+):
+    from tests.synthetic_weights import install_synthetic_imagenet_weights
+
+    loud = tmp_path_factory.mktemp("loud-home")
+    install_synthetic_imagenet_weights(loud, fc7_scale=100.0)
+    job_dir = tmp_path_factory.mktemp("loud") / "job"
+    events = train(loud, scenes["root"], job_dir, monkeypatch, seed=1)
+    features = np.load(job_dir / "cache" / "features-fc7-2view.npy")
+    normal = np.load(head_runs[1][0] / "cache" / "features-fc7-2view.npy")
+    assert np.abs(features).mean() == pytest.approx(100 * np.abs(normal).mean(), rel=1e-3)
+    # standardised features make the scale irrelevant: the same curve, the same result
+    normal_events = head_runs[1][1]
+    assert [e["loss"] for e in events.of("epoch")] == pytest.approx(
+        [e["loss"] for e in normal_events.of("epoch")], rel=1e-3
+    )
+    assert events.of("done")[0]["kept"]["val_accuracy"] == pytest.approx(
+        normal_events.of("done")[0]["kept"]["val_accuracy"]
+    )
+
+
+def test_full_mode_does_not_blow_up_and_keeps_up_with_head_mode(home, tmp_path, monkeypatch):
+    folder = make_photo_folder(tmp_path / "small", "scenes", per_class=24, bad_files=False)
+    common = dict(seed=1, epochs=4, batch_size=16)
+    head = train(home, folder["root"], tmp_path / "head", monkeypatch, mode="head", **common)
+    full = train(home, folder["root"], tmp_path / "full", monkeypatch, mode="full", **common)
+    losses = [e["loss"] for e in full.of("epoch")]
+    assert max(losses) <= 1.5 * losses[0], losses
+    assert all(math.isfinite(x) for x in losses)
+    kept = full.of("done")[0]["kept"]
+    assert kept["val_accuracy"] >= head.of("done")[0]["kept"]["val_accuracy"], (
+        full.of("epoch"), head.of("epoch"),
+    )  # fmt: skip
+
+
+def test_a_diverging_job_fails_naming_the_learning_rate_and_keeps_its_checkpoint(
+    home, scenes, tmp_path
+):
+    import os
+
+    job_dir = tmp_path / "job"
+    env = dict(os.environ, ALEXNET_STUDIO_HOME=str(home))
+    result = run_cli("train", scenes["root"], "--out", job_dir, "--lr", 9, "--json",
+                     "--checkpoint-seconds", 0, env=env)  # fmt: skip
+    assert result.returncode == 1
+    events = [strict_json(line) for line in result.stdout.splitlines()]  # strict JSON only
+    error = events[-1]
+    assert error["event"] == "error"
+    assert "diverged" in error["message"] and "learning rate 9" in error["message"]
+    assert "--lr 0.9" in error["message"]  # what to try
+    status = strict_json((job_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "learning rate 9" in status["message"]
+    assert not (job_dir / "model" / "model.keras").exists()  # no broken model, ever
+    for line in (job_dir / "metrics.jsonl").read_text().splitlines():
+        strict_json(line)
+    # the last checkpoint is a good one: every weight finite
+    import tensorflow as tf
+
+    checkpoint = tf.train.latest_checkpoint(job_dir / "checkpoints")
+    assert checkpoint is not None
+    reader = tf.train.load_checkpoint(checkpoint)
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            assert np.isfinite(value).all(), name
