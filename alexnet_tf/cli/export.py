@@ -43,10 +43,6 @@ def run_export(args) -> int:
 
     source = None if args.imagenet else args.job_dir
     path = export_model(source, args.fmt, args.out, force=args.force)
-    what = "ImageNet" if args.imagenet else args.fmt
-    print(
-        f"exported {what} model to {path}"
-        if not args.imagenet
-        else f"exported the ImageNet model ({args.fmt}) to {path}"
-    )
+    what = "the ImageNet model" if args.imagenet else "model"
+    print(f"exported {what} ({args.fmt}) to {path}")
     return 0
