@@ -12,6 +12,7 @@ additions, so the app shows both with the same view.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,15 +55,18 @@ def _lookup(labels, wnids) -> dict[str, int]:
     names: dict[str, int] = {}
     if wnids is not None:
         names.update({wnid: index for index, wnid in enumerate(wnids)})
+    counts = Counter(labels)
     for index, label in enumerate(labels):
-        names.setdefault(label, index)
+        if counts[label] == 1:
+            names.setdefault(label, index)
     folded: dict[str, set[int]] = {}
     for index, label in enumerate(labels):
         synonyms = [part.strip() for part in label.split(",")] if wnids is not None else []
         for name in {label, *synonyms}:
             folded.setdefault(name.casefold(), set()).add(index)
-    # Case-insensitive names and ImageNet synonyms count only when they name one class
-    # ("crane" is a bird and a machine: such a folder is reported, not guessed).
+    # Names, case-insensitive names and ImageNet synonyms count only when they name one class
+    # (ImageNet has two classes called "crane", a bird and a machine: such a folder is
+    # reported, not guessed).
     for name, indices in folded.items():
         if len(indices) == 1:
             names.setdefault(name, next(iter(indices)))
