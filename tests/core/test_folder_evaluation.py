@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from alexnet_tf.errors import DatasetError
-from alexnet_tf.fileio import write_json_atomic
-from tests.datasets import make_class_image
+from tests.eval_folders import file_under, ranked_classes, write_images
+from tests.model_fixtures import make_job
 
 LABELS = ["blobs", "stripes", "checkers"]
 
@@ -21,45 +21,7 @@ LABELS = ["blobs", "stripes", "checkers"]
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     """A 3-class fine-tuned model (random weights, peaked softmax) in a job folder."""
-    import keras
-
-    from alexnet_tf.model import build_alexnet
-
-    keras.utils.set_random_seed(11)
-    model = build_alexnet(num_classes=3)
-    kernel, bias = model.get_layer("fc8").get_weights()
-    model.get_layer("fc8").set_weights([kernel * 5, bias])
-    root = tmp_path_factory.mktemp("job")
-    (root / "model").mkdir()
-    model.save(root / "model" / "model.keras")
-    write_json_atomic(root / "model" / "labels.json", {"labels": LABELS})
-    return root
-
-
-def write_images(folder, count, seed):
-    """``count`` generated photos in ``folder`` (not yet sorted into classes)."""
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    paths = []
-    for i in range(count):
-        path = folder / f"img{i:02d}.jpg"
-        make_class_image(i % 3, 96, rng).save(path, quality=90)
-        paths.append(path)
-    return paths
-
-
-def ranked_classes(classifier, paths):
-    """Every image's classes, most probable first, as ``classify`` computes them."""
-    from alexnet_tf.images import load_image
-
-    results = classifier.classify_batch([load_image(p) for p in paths], top=classifier.num_classes)
-    return [[p.index for p in predictions] for predictions in results]
-
-
-def file_under(root, path, folder_name):
-    target = root / folder_name
-    target.mkdir(parents=True, exist_ok=True)
-    return path.rename(target / path.name)
+    return make_job(tmp_path_factory.mktemp("job") / "job", LABELS)
 
 
 def test_fine_tuned_model_exactly_k_of_n_right(job, tmp_path):

@@ -19,10 +19,11 @@ import pytest
 from PIL import Image
 
 from tests.cli import ROOT, run_cli
+from tests.model_fixtures import make_job
 from tests.photos import sample_photo
 
 pytestmark = pytest.mark.slow
-LABELS = {"labels": ["blobs", "stripes", "checkers"], "preprocessing": "caffe-bvlc-227"}
+LABELS = {"labels": ["blobs", "stripes", "checkers"]}
 TOLERANCE = 1e-3  # the issue's bound; measured differences are below 1e-4
 CHECK = """
 import json as _json, sys as _sys
@@ -65,21 +66,7 @@ def portrait_png(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
     """A finished 3-class job folder whose softmax is very peaked."""
-    import keras
-
-    from alexnet_tf.fileio import write_json_atomic
-    from alexnet_tf.model import build_alexnet
-
-    keras.utils.set_random_seed(7)
-    model = build_alexnet(num_classes=3)
-    kernel, bias = model.get_layer("fc8").get_weights()
-    model.get_layer("fc8").set_weights([kernel * 20, bias])
-    root = tmp_path_factory.mktemp("job")
-    (root / "model").mkdir()
-    model.save(root / "model" / "model.keras")
-    write_json_atomic(root / "model" / "labels.json", LABELS)
-    write_json_atomic(root / "status.json", {"state": "finished"})
-    return root
+    return make_job(tmp_path_factory.mktemp("job") / "job", LABELS["labels"], fc8_scale=20, seed=7)
 
 
 def classify_json(*args) -> dict[str, np.ndarray]:
