@@ -12,7 +12,9 @@ from tests.eval_folders import file_under, ranked_classes, write_images
 from tests.gui.conftest import MODEL_TIMEOUT_MS
 
 
-def test_evaluate_a_folder_from_the_model_menu(window, qtbot, tmp_path, monkeypatch):
+def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
+    window, qtbot, tmp_path, monkeypatch
+):
     from alexnet_tf.inference import Classifier
     from alexnet_tf.labels import imagenet_labels, imagenet_wnids
 
@@ -47,18 +49,13 @@ def test_evaluate_a_folder_from_the_model_menu(window, qtbot, tmp_path, monkeypa
     )
     assert not ui.evaluation.is_running()
 
-
-def test_cancel_stops_the_evaluation(window, qtbot, tmp_path):
-    from alexnet_tf.labels import imagenet_wnids
-
-    folder = tmp_path / "val" / imagenet_wnids()[0]
+    # A second, longer run (ten crops of 96 images), cancelled from the dialog.
+    folder = tmp_path / "many" / imagenet_wnids()[0]
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(96):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    ui = window.folder_evaluation
-    ui.evaluate(tmp_path / "val", crops="10")
-    dialog = ui.dialog
+    ui.evaluate(tmp_path / "many", crops="10")
     qtbot.waitUntil(lambda: dialog.progress.value() >= 32, timeout=MODEL_TIMEOUT_MS)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: "Cancelled after" in dialog.summary.text(), timeout=MODEL_TIMEOUT_MS)
