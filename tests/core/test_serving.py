@@ -54,3 +54,19 @@ def test_png_transparency_is_composited_over_white_like_the_loader(tmp_path):
         assert decoded.shape == expected.shape
         # Pillow's alpha_composite rounds its own way: at most one level apart.
         assert np.abs(decoded.astype(int) - expected).max() <= 1
+
+
+def test_exif_orientation_is_the_documented_difference(tmp_path):
+    """TF's decoders ignore EXIF orientation: the export sees the stored pixels, where
+    ``classify`` turns the photo upright (docs/export.md says to rotate such photos first)."""
+    import tensorflow as tf
+
+    from alexnet_tf.serving import decode_image
+
+    stored = np.asarray(load_image(sample_photo()).resize((160, 100)))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored).save(path, exif=exif, quality=95)
+    assert decode_image(tf.constant(path.read_bytes())).shape == (100, 160, 3)
+    assert np.asarray(load_image(path)).shape == (160, 100, 3)
