@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -45,27 +44,6 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_evaluate)
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM ask the evaluation to stop after the current batch; a second one
-    interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def install(self) -> None:
-        def handler(signum, frame):
-            if self.requested:
-                raise KeyboardInterrupt
-            self.requested = True
-            print("\nstopping after the current batch…", file=sys.stderr, flush=True)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, handler)
-
-
 def run_evaluate(args) -> int:
     """Evaluate; print the report; return the exit status."""
     from ..weights.store import weights_installed
@@ -74,7 +52,9 @@ def run_evaluate(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
-    stop = _StopRequest()
+    from ..stopping import StopFlag
+
+    stop = StopFlag("stopping after the current batch…", second_interrupts=True)
     stop.install()
     from ..folder_evaluation import EvaluationCancelled, evaluate_folder
     from ..inference import Classifier
