@@ -1,4 +1,5 @@
-"""Entry of `alexnet-studio`: a subcommand runs the command line, anything else opens the app.
+"""Entry of `alexnet-studio`: a subcommand runs the command line, existing paths (or nothing)
+open the app, and any other first word is an unknown command (exit status 2).
 
 Kept free of Qt and TensorFlow imports so that command-line use does not load Qt and the
 window can appear before TensorFlow is imported.
