@@ -23,12 +23,13 @@ from .errors import ModelLoadError, ModelOutputError
 from .forward import CompiledForward
 from .labels import imagenet_labels
 from .model import INPUT_SHAPE, NAMED_LAYERS
-from .preprocess import center_crop, normalize, preprocess_image, resize_for_network
+from .preprocess import center_crop, normalize, preprocess_image, resize_for_network, ten_crops
 
 IMAGENET_MODEL_NAME = "ImageNet (BVLC AlexNet)"
 PREPROCESSING = "caffe-bvlc-227"  # the only preprocessing this app applies
 PROBABILITY_LAYER = "prob"
 BATCH_SIZE = 32  # images per forward pass in classify_batch (bounds memory for long lists)
+CROPS = ("center", "10")  # what ``probabilities`` averages over
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,38 @@ class Classifier:
             probabilities = self._finite(forward(batch)[PROBABILITY_LAYER])
             results.extend(self._top(row, top) for row in probabilities)
         return results
+
+    def probabilities(self, resized: np.ndarray, crops: str = "center") -> np.ndarray:
+        """Class probabilities of images already warped by ``preprocess.resize_for_network``.
+
+        Args:
+            resized: ``(n, 256, 256, 3)`` uint8 RGB.
+            crops: ``"center"``: the 227x227 centre crop, as ``classify`` and the BVLC model's
+                published accuracy; ``"10"``: the mean of the probabilities of the four corner
+                crops, the centre crop and their mirrors (the AlexNet paper's test-time
+                average), ten forward passes per image.
+
+        Returns:
+            ``(n, num_classes)`` float32.
+        """
+        if crops not in CROPS:
+            raise ValueError(f"crops must be one of {CROPS}. Received: crops={crops!r}")
+        resized = np.asarray(resized)
+        if crops == "center":
+            inputs = center_crop(resized)[:, np.newaxis]
+        else:
+            inputs = ten_crops(resized)
+        count, per_image = inputs.shape[:2]
+        flat = inputs.reshape(count * per_image, *inputs.shape[2:])
+        forward = self._probability_forward()
+        rows = [
+            forward(normalize(flat[start : start + BATCH_SIZE]))[PROBABILITY_LAYER]
+            for start in range(0, len(flat), BATCH_SIZE)
+        ]
+        if not rows:
+            return np.zeros((0, self.num_classes), np.float32)
+        probabilities = np.concatenate(rows).reshape(count, per_image, -1)
+        return probabilities.mean(axis=1, dtype=np.float64).astype(np.float32)
 
     def analyze(self, image: Image.Image, top: int = 5) -> Analysis:
         """Top-k and the activation of every named layer of one RGB image, in one forward pass."""

@@ -9,11 +9,19 @@ from .paths import resource_path
 
 
 @functools.cache
+def _imagenet_rows() -> tuple[dict, ...]:
+    with open(resource_path("imagenet_classes.tsv"), encoding="utf-8", newline="") as file:
+        rows = tuple(sorted(csv.DictReader(file, delimiter="\t"), key=lambda r: int(r["index"])))
+    if len(rows) != 1000:
+        raise RuntimeError(f"imagenet_classes.tsv has {len(rows)} classes, expected 1000")
+    return rows
+
+
 def imagenet_labels() -> tuple[str, ...]:
     """The 1000 ImageNet class names in the order of the BVLC model's outputs."""
-    with open(resource_path("imagenet_classes.tsv"), encoding="utf-8", newline="") as file:
-        rows = list(csv.DictReader(file, delimiter="\t"))
-    labels = tuple(row["names"] for row in sorted(rows, key=lambda row: int(row["index"])))
-    if len(labels) != 1000:
-        raise RuntimeError(f"imagenet_classes.tsv has {len(labels)} classes, expected 1000")
-    return labels
+    return tuple(row["names"] for row in _imagenet_rows())
+
+
+def imagenet_wnids() -> tuple[str, ...]:
+    """The WordNet IDs of the 1000 classes (``n01440764`` ...), in the same order."""
+    return tuple(row["wnid"] for row in _imagenet_rows())

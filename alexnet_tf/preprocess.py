@@ -40,3 +40,15 @@ def normalize(rgb):
 def preprocess_image(image: Image.Image) -> np.ndarray:
     """The full Caffe preprocessing of one RGB image: float32 ``(227, 227, 3)`` BGR."""
     return normalize(center_crop(resize_for_network(image)))
+
+
+def ten_crops(resized: np.ndarray) -> np.ndarray:
+    """The AlexNet paper's test-time crops of ``(n, 256, 256, 3)`` images: ``(n, 10, 227, 227, 3)``.
+
+    The four corner crops and the centre crop (Caffe's ``oversample``), then the same five
+    mirrored left-right.
+    """
+    far = RESIZE - CROP  # 29
+    offsets = ((0, 0), (0, far), (far, 0), (far, far), (CROP_OFFSET, CROP_OFFSET))
+    crops = np.stack([resized[:, y : y + CROP, x : x + CROP] for y, x in offsets], axis=1)
+    return np.concatenate([crops, crops[:, :, :, ::-1]], axis=1)

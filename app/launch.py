@@ -1,4 +1,5 @@
-"""Entry of `alexnet-studio`: a subcommand runs the command line, anything else opens the app.
+"""Entry of `alexnet-studio`: a subcommand runs the command line, existing paths (or nothing)
+open the app, and any other first word is an unknown command (exit status 2).
 
 Kept free of Qt and TensorFlow imports so that command-line use does not load Qt and the
 window can appear before TensorFlow is imported.
@@ -38,13 +39,31 @@ def _exit_after_image_shown() -> None:
     QTimer.singleShot(0, connect)  # runs in app.exec(), after run_app made the window
 
 
+def unknown_command_message(word: str, commands) -> str:
+    """What to say when the first word is neither a command nor an existing file or folder."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(commands), n=1, cutoff=0.6)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return (
+        f"alexnet-studio: unknown command '{word}'{hint}\n"
+        f"No file or folder named '{word}' exists either. Commands: {', '.join(sorted(commands))}"
+        " (alexnet-studio --help)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``alexnet-studio [COMMAND ...] | [IMAGE ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from alexnet_tf import cli
 
-    if argv and (argv[0] in cli.command_names() or argv[0] in ("-h", "--help")):
+    commands = cli.command_names()
+    if argv and (argv[0] in commands or argv[0] in ("-h", "--help")):
         return cli.run(argv)
+    if argv and not os.path.lexists(argv[0]):
+        # A typo of a command ("evalute photos") must not open the window on a missing file.
+        print(unknown_command_message(argv[0], commands), file=sys.stderr)
+        return 2
     from app.main_window import run_app
 
     if os.environ.get(EXIT_AFTER_SHOWN_ENV) == "1":

@@ -31,6 +31,7 @@ from alexnet_tf.paths import resource_path
 
 from .batch_view import BatchView
 from .filters_view import FiltersView
+from .folder_evaluation import install_folder_evaluation
 from .gradcam_view import GradCamView
 from .image_sources import expand_paths, paths_from_mime_data, qimage_to_pil
 from .image_view import ImageView
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self.training = install_training(self)  # Fine-tune and Jobs pages, Training menu
+        self.folder_evaluation = install_folder_evaluation(self)  # Model > Evaluate on a folder…
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
@@ -181,7 +183,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.export_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
-        model_menu = self.menuBar().addMenu("&Model")
+        model_menu = self.model_menu = self.menuBar().addMenu("&Model")
         model_menu.addAction(self.open_model_action)
         model_menu.addAction(
             action("ImageNet (BVLC AlexNet)", lambda: self.model_chooser.choose(None))
@@ -493,6 +495,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the model and weights threads (waits for the current step to finish)."""
         self.service.stop()
+        self.folder_evaluation.shutdown()
         self.banner.stop()
         self.garbage_collector.stop()
 

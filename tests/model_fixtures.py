@@ -54,3 +54,23 @@ def install_random_weights() -> Path:
         {"source": "random weights for tests", "file": destination.name},
     )
     return destination
+
+
+def make_job(root: Path, labels: list[str], *, fc8_scale: float = 5.0, seed: int = 11) -> Path:
+    """A finished fine-tuning job folder under ``root`` with a random AlexNet of
+    ``len(labels)`` classes; fc8 is scaled by ``fc8_scale`` so the softmax is peaked."""
+    import keras
+
+    from alexnet_tf.fileio import write_json_atomic
+    from alexnet_tf.model import build_alexnet
+
+    keras.utils.set_random_seed(seed)
+    model = build_alexnet(num_classes=len(labels))
+    kernel, bias = model.get_layer("fc8").get_weights()
+    model.get_layer("fc8").set_weights([kernel * fc8_scale, bias])
+    root = Path(root)
+    (root / "model").mkdir(parents=True)
+    model.save(root / "model" / "model.keras")
+    write_json_atomic(root / "model" / "labels.json", {"labels": list(labels)})
+    write_json_atomic(root / "status.json", {"state": "finished"})
+    return root

@@ -15,7 +15,16 @@ import sys
 from ..errors import AlexNetStudioError
 
 # Sub-modules of this package, one per command group, in the order shown by --help.
-COMMAND_MODULES = ("weights", "classify", "features", "scan", "train", "export", "desktop")
+COMMAND_MODULES = (
+    "weights",
+    "classify",
+    "evaluate",
+    "features",
+    "scan",
+    "train",
+    "export",
+    "desktop",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

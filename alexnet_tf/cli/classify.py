@@ -6,10 +6,9 @@ import argparse
 import csv
 import io
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import ImageLoadError, ModelLoadError, WeightsNotInstalledError
+from ..errors import ModelLoadError, WeightsNotInstalledError
 from ..fileio import json_text
 
 BATCH_SIZE = 32  # images decoded and classified together; one batch is ~20 MB of input
@@ -91,30 +90,23 @@ def run_classify(args) -> int:
     records = []
     if not args.json:
         print(f"Model: {classifier.name}")
-    chunks = [items[start : start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)]
-    # Decoding photos costs more than classifying them (a 12 MP JPEG takes ~150 ms): images
-    # are decoded by two threads (Pillow releases the GIL), one chunk ahead of the model.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    from PIL import Image
 
-        def submit(chunk):
-            return [pool.submit(_load_one, path, problem) for path, problem in chunk]
+    from ..batches import iter_loaded_chunks
 
-        pending = submit(chunks[0]) if chunks else []
-        for index in range(len(chunks)):
-            loaded = [future.result() for future in pending]
-            if index + 1 < len(chunks):
-                pending = submit(chunks[index + 1])
-            decoded = [(record, image) for record, image in loaded if image is not None]
-            if decoded:
-                images = [image for _, image in decoded]
-                for (record, _), predictions in zip(
-                    decoded, classifier.classify_batch(images, top=top), strict=True
-                ):
-                    record["model"] = classifier.name
-                    record["predictions"] = [p.to_dict() for p in predictions]
-            for record, _ in loaded:
-                _print_record(record, args.json)
-                records.append(record)
+    for loaded in iter_loaded_chunks(items, BATCH_SIZE):
+        decoded = [item for item in loaded if item.error is None]
+        images = [Image.fromarray(item.resized) for item in decoded]
+        predictions = iter(classifier.classify_batch(images, top=top) if images else [])
+        for item in loaded:
+            record = {"image": str(item.path)}
+            if item.error is not None:
+                record["error"] = item.error
+            else:
+                record["model"] = classifier.name
+                record["predictions"] = [p.to_dict() for p in next(predictions)]
+            _print_record(record, args.json)
+            records.append(record)
 
     if args.csv is not None:
         from ..fileio import write_text_atomic
@@ -123,27 +115,6 @@ def run_classify(args) -> int:
         if not args.json:
             print(f"Wrote {args.csv}")
     return 1 if any("error" in record for record in records) else 0
-
-
-def _load_one(path: Path, problem: str | None):
-    """Decode one input: ``(record, image)``, or ``(record with "error", None)``.
-
-    The image is warped to the network's 256x256 here, in a worker thread; preprocessing
-    the 256x256 image gives exactly the network input of the full one (no second resample).
-    """
-    from PIL import Image
-
-    from ..images import load_image
-    from ..preprocess import resize_for_network
-
-    record = {"image": str(path)}
-    if problem is None:
-        try:
-            return record, Image.fromarray(resize_for_network(load_image(path)))
-        except ImageLoadError as error:
-            problem = error.reason
-    record["error"] = problem
-    return record, None
 
 
 def _print_record(record: dict, as_json: bool) -> None:

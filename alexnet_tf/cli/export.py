@@ -1,4 +1,4 @@
-"""``alexnet-studio export JOB_DIR --format keras|savedmodel|tflite --out PATH [--force]``."""
+"""``alexnet-studio export (JOB_DIR | --imagenet) --format keras|savedmodel|tflite --out PATH``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ def register(subparsers) -> None:
     """Add the ``export`` command."""
     parser = subparsers.add_parser(
         "export",
-        help="export a fine-tuned model (keras, savedmodel or tflite) with its class names",
-        description="Export the trained model of a finished training job. A labels.json with "
-        "the class names goes beside the exported file (inside the folder for savedmodel). "
-        "The export is written to a temporary path and moved into place when complete; an "
-        "existing destination is only replaced with --force.",
+        help="export a fine-tuned model or the ImageNet model (keras, savedmodel or tflite)",
+        description="Export the trained model of a finished training job, or the installed "
+        "ImageNet model (--imagenet). A labels.json with the class names goes beside the "
+        "exported file (inside the folder for savedmodel). SavedModel and TFLite exports take "
+        "plain RGB photos and do the preprocessing themselves (see docs/export.md). The export "
+        "is written to a temporary path and moved into place when complete; an existing "
+        "destination is only replaced with --force.",
     )
-    parser.add_argument("job_dir", type=Path, metavar="JOB_DIR")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("job_dir", type=Path, metavar="JOB_DIR", nargs="?")
+    source.add_argument(
+        "--imagenet", action="store_true", help="export the installed ImageNet (BVLC) model"
+    )
     parser.add_argument("--format", dest="fmt", choices=FORMATS, required=True)
     parser.add_argument(
         "--out",
@@ -35,6 +41,8 @@ def run_export(args) -> int:
     """Export the model; print where it went."""
     from ..training.export import export_model
 
-    path = export_model(args.job_dir, args.fmt, args.out, force=args.force)
-    print(f"exported {args.fmt} model to {path}")
+    source = None if args.imagenet else args.job_dir
+    path = export_model(source, args.fmt, args.out, force=args.force)
+    what = "the ImageNet model" if args.imagenet else "model"
+    print(f"exported {what} ({args.fmt}) to {path}")
     return 0

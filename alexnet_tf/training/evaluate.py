@@ -64,8 +64,42 @@ def evaluate_predictions(
         raise ValueError(
             f"paths must name every example. Received: len(paths)={len(paths)}, n={y_true.shape[0]}"
         )
+    # The k highest scores per example, ties broken by class order (a stable sort).
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, : min(5, num_classes)]
+    scores = np.take_along_axis(probabilities, top, axis=1)
+    return evaluate_top_k(y_true, top, scores, class_names, paths)
+
+
+def evaluate_top_k(
+    y_true,
+    top_indices,
+    top_probabilities,
+    class_names: Sequence[str],
+    paths: Sequence[str] | None = None,
+) -> dict:
+    """``evaluate_predictions`` from each example's highest scores only.
+
+    A folder of 50,000 images scored over 1,000 classes would need 400 MB of probabilities;
+    the report needs only each example's five best classes.
+
+    Args:
+        y_true: ``(n,)`` integer labels.
+        top_indices: ``(n, k)`` class indices, highest score first (``k`` >= 5 for top-5, or
+            every class when there are fewer than 5).
+        top_probabilities: ``(n, k)`` the scores of those classes.
+        class_names: ``num_classes`` names.
+        paths: optional ``n`` file paths.
+
+    Returns:
+        The report of ``evaluate_predictions``.
+    """
+    y_true = np.asarray(y_true).astype(np.int64).reshape(-1)
+    top_indices = np.asarray(top_indices, np.int64)
+    top_probabilities = np.asarray(top_probabilities, np.float64)
+    class_names = [str(name) for name in class_names]
+    num_classes = len(class_names)
     n = int(y_true.shape[0])
-    predicted = probabilities.argmax(axis=1) if n else np.zeros(0, np.int64)
+    predicted = top_indices[:, 0] if n else np.zeros(0, np.int64)
 
     confusion = np.zeros((num_classes, num_classes), np.int64)
     np.add.at(confusion, (y_true, predicted), 1)
@@ -94,19 +128,18 @@ def evaluate_predictions(
         "per_class": per_class,
     }
     if num_classes >= 5:
-        # The true class among the five highest scores (ties broken like argsort does).
-        top5 = np.argsort(-probabilities, axis=1, kind="stable")[:, :5]
+        top5 = top_indices[:, :5]
         report["top5"] = _ratio(int((top5 == y_true[:, None]).any(axis=1).sum()), n)
 
     wrong = np.flatnonzero(predicted != y_true)
-    confidence = probabilities[wrong, predicted[wrong]] if wrong.size else np.zeros(0)
+    confidence = top_probabilities[wrong, 0] if wrong.size else np.zeros(0)
     order = wrong[np.argsort(-confidence, kind="stable")][:MAX_MISCLASSIFIED]
     report["misclassified"] = [
         {
             "path": None if paths is None else str(paths[i]),
             "true": class_names[y_true[i]],
             "predicted": class_names[predicted[i]],
-            "probability": float(probabilities[i, predicted[i]]),
+            "probability": float(top_probabilities[i, 0]),
         }
         for i in order
     ]

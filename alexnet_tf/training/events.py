@@ -5,7 +5,8 @@ Events, one JSON object per line, each with an ``"event"`` key:
 train / save, with a message), ``step`` (epoch, step, loss, accuracy, images_per_second,
 eta_seconds), ``epoch`` (epoch, loss, accuracy, val_loss, val_accuracy, and ``best``: whether it
 is the best epoch so far), ``done`` (model path, eval summary, ``kept``: the epoch whose weights
-were saved, 0-based, and the rule), ``cancelled`` (checkpoint written, how to resume) and ``error`` (message).
+were saved, 0-based, and the rule), ``cancelled`` (checkpoint written, how to resume) and
+``error`` (message).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Export a fine-tuned model from a job folder: ``.keras``, TensorFlow SavedModel or TFLite.
+"""Export a fine-tuned model (a job folder) or the ImageNet model: ``.keras``, SavedModel, TFLite.
 
 Every export carries the class names: a ``labels.json`` (the job's own,
 ``{"labels": [...], "preprocessing": "caffe-bvlc-227"}``) beside the model file, or inside the
-SavedModel folder. Each export is built in a temporary file or folder beside the destination
-and moved into place with ``os.replace``, so an interrupted export leaves no half-written model.
+SavedModel folder. The SavedModel and TFLite files take plain photos (``alexnet_tf.serving``
+does the project's preprocessing inside the graph), so a deployer needs neither this project
+nor the Caffe recipe; docs/export.md shows their use. Each export is built in a temporary file
+or folder beside the destination and moved into place with ``os.replace``, so an interrupted
+export leaves no half-written model.
 """
 
 from __future__ import annotations
@@ -91,34 +94,72 @@ def _replace_folder(source: Path, destination: Path) -> None:
             old.unlink()
 
 
-def _load(job_dir: Path):
+def _imagenet_labels() -> dict:
+    from ..inference import PREPROCESSING
+    from ..labels import imagenet_labels
+
+    return {"labels": list(imagenet_labels()), "preprocessing": PREPROCESSING}
+
+
+def _load(job_dir: Path | None):
     from ..inference import Classifier
 
-    # Classifier.load is the one loader of model files: safe mode on, AlexNet checked.
+    # Classifier.load is the one loader of model files: safe mode on, AlexNet checked; None
+    # is the installed ImageNet model.
     return Classifier.load(job_dir).model
 
 
-def _export_saved_model(model, folder: Path) -> None:
-    model.export(str(folder), format="tf_saved_model", verbose=False)
+def _write_archive(model, folder: Path, endpoints: dict) -> None:
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, function in endpoints.items():  # the first one is also "serving_default"
+        archive.add_endpoint(name, function)
+    archive.write_out(str(folder), verbose=False)
+
+
+def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
+    from ..serving import serving_functions
+
+    endpoints = serving_functions(model, labels)
+    # serving_default is the photo endpoint: what TensorFlow Serving users call first.
+    order = ("serve_image_bytes", "serve_rgb", "serve")
+    _write_archive(model, folder, {name: endpoints[name] for name in order})
 
 
 def _tflite_bytes(model, workdir: Path) -> bytes:
     import tensorflow as tf
 
+    from ..serving import tflite_function
+
     saved = workdir / "saved_model"
-    _export_saved_model(model, saved)
-    return tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
+    _write_archive(model, saved, {"classify": tflite_function(model)})
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["classify"])
+    return converter.convert()
+
+
+def _write_keras(model, model_file: Path | None, out: Path) -> None:
+    """A job's own file is copied byte for byte; the ImageNet model is saved."""
+    with atomic_path(out, suffix=".keras") as temporary:
+        if model_file is None:
+            model.save(temporary)
+        else:
+            shutil.copyfile(model_file, temporary)
 
 
 def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
-    """Export a job's trained model with its class names.
+    """Export a job's trained model, or the ImageNet model, with its class names.
 
     Args:
-        job_dir: a training job folder with ``model/model.keras`` and ``model/labels.json``.
+        job_dir: a training job folder with ``model/model.keras`` and ``model/labels.json``,
+            or ``None`` for the installed ImageNet model.
         fmt: ``"keras"`` (a ``.keras`` file; ``out`` without that suffix becomes a folder with
             ``model.keras`` and ``labels.json``), ``"savedmodel"`` (a folder that TensorFlow
-            Serving and ``tf.saved_model.load`` read; endpoint ``serve``, labels inside) or
-            ``"tflite"`` (a ``.tflite`` file; input ``(1, 227, 227, 3)``, resizable batch).
+            Serving and ``tf.saved_model.load`` read, labels inside; signatures
+            ``serve_image_bytes`` (also ``serving_default``), ``serve_rgb`` and ``serve``, see
+            ``alexnet_tf.serving``) or ``"tflite"`` (a ``.tflite`` file; signature
+            ``classify``, input ``image`` ``(1, 256, 256, 3)`` uint8 RGB, resizable batch).
         out: the destination path.
         force: replace an existing export at ``out`` (and its ``labels.json``).
 
@@ -128,25 +169,33 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
     Raises:
         ExportError: unknown format, the job has no finished model, or ``out`` exists.
         ModelLoadError: the job's model file is damaged or refused by safe mode.
+        WeightsNotInstalledError: ``job_dir`` is ``None`` and no ImageNet weights are installed.
     """
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}. Received: fmt={fmt!r}")
-    job_dir = Path(job_dir).expanduser().absolute()
     out = Path(out).expanduser().absolute()
-    model_file, labels = _job_model(job_dir)
+    if job_dir is None:
+        from ..weights.store import weights_installed
+
+        if not weights_installed():
+            from ..errors import WeightsNotInstalledError
+
+            raise WeightsNotInstalledError()
+        model_file, labels = None, _imagenet_labels()
+    else:
+        job_dir = Path(job_dir).expanduser().absolute()
+        model_file, labels = _job_model(job_dir)
     as_folder = fmt == "savedmodel" or (fmt == "keras" and out.suffix.lower() != ".keras")
     labels_path = out / LABELS_FILE if as_folder else out.with_name(LABELS_FILE)
     _check_destination(out, as_folder, labels_path, labels, force)
     out.parent.mkdir(parents=True, exist_ok=True)
 
+    model = _load(job_dir)  # also refuses to export a damaged or unsafe file
     if fmt == "keras" and not as_folder:
-        _load(job_dir)  # refuse to export a damaged or unsafe file
-        with atomic_path(out, suffix=".keras") as temporary:
-            shutil.copyfile(model_file, temporary)
+        _write_keras(model, model_file, out)
         write_json_atomic(labels_path, labels)
         return out
 
-    model = _load(job_dir)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as workdir:
         workdir = Path(workdir)
         if fmt == "tflite":
@@ -157,11 +206,10 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
             return out
         folder = workdir / "export"
         if fmt == "savedmodel":
-            _export_saved_model(model, folder)
+            _export_saved_model(model, folder, labels["labels"])
         else:  # a keras folder: model.keras + labels.json
             folder.mkdir()
-            with atomic_path(folder / "model.keras", suffix=".keras") as temporary:
-                shutil.copyfile(model_file, temporary)
+            _write_keras(model, model_file, folder / "model.keras")
         write_json_atomic(folder / LABELS_FILE, labels)
         _replace_folder(folder, out)
     return out

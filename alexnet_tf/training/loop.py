@@ -17,7 +17,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown 
 
 import platform  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -27,6 +26,7 @@ import numpy as np  # noqa: E402
 from ..errors import AlexNetStudioError  # noqa: E402
 from ..fileio import atomic_path, write_json_atomic  # noqa: E402
 from ..preprocess import center_crop, normalize  # noqa: E402
+from ..stopping import StopFlag  # noqa: E402
 from . import pipeline  # noqa: E402
 from .checkpoints import (  # noqa: E402
     DISK_ERRORS,
@@ -66,23 +66,6 @@ FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
 CHECKPOINTS_KEPT = 2
 EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
 EXIT_FAILED = 1
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the loop finishes the current step, checkpoints and stops."""
-
-    def __init__(self):
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def install(self) -> None:
-        def handler(signum, frame):
-            self.requested = True
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, handler)
 
 
 class Cancelled(Exception):  # noqa: N818

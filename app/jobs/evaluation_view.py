@@ -40,10 +40,12 @@ def _cell(text: str) -> QTableWidgetItem:
 
 
 class EvaluationView(QWidget):
-    """Shows one eval.json; ``set_report(None)`` says there is none yet."""
+    """Shows one eval.json (or a folder evaluation's report); ``set_report(None)`` says there
+    is none yet. ``images_noun`` names what was evaluated ("validation images")."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, images_noun: str = "validation images"):
         super().__init__(parent)
+        self.images_noun = images_noun
         self.report: dict | None = None
         self._thread: ThumbnailThread | None = None
         self.accuracy = QLabel("No evaluation yet: it is written when the job finishes.")
@@ -61,7 +63,7 @@ class EvaluationView(QWidget):
         self.misclassified.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.misclassified.setMovement(QListWidget.Movement.Static)
         self.misclassified.setWordWrap(True)
-        self.misclassified_title = QLabel("Misclassified validation images")
+        self.misclassified_title = QLabel(f"Misclassified {images_noun}")
 
         for table in (self.confusion, self.per_class):
             table.verticalHeader().setDefaultSectionSize(24)
@@ -91,11 +93,16 @@ class EvaluationView(QWidget):
             self.per_class.setRowCount(0)
             return
         classes = report.get("classes", [])
-        text = f"Validation accuracy {report['top1'] * 100:.1f}%"
+        accuracy = (
+            "Validation accuracy" if self.images_noun.startswith("validation") else "Accuracy"
+        )
+        text = f"{accuracy} {report['top1'] * 100:.1f}%"
         if "top5" in report:
             text += f" · top-5 {report['top5'] * 100:.1f}%"
-        self.accuracy.setText(text + f" on {report.get('num_examples', 0)} validation images")
-        self._fill_confusion(classes, report.get("confusion_matrix", []))
+        self.accuracy.setText(text + f" on {report.get('num_examples', 0)} {self.images_noun}")
+        # A folder evaluation over many classes has no matrix (too large to read).
+        matrix = report.get("confusion_matrix")
+        self._fill_confusion(classes if matrix is not None else [], matrix or [])
         rows = report.get("per_class", [])
         self.per_class.setRowCount(len(rows))
         for row, entry in enumerate(rows):
@@ -106,9 +113,9 @@ class EvaluationView(QWidget):
         wrong = report.get("misclassified", [])[:MAX_MISCLASSIFIED]
         total = len(report.get("misclassified", []))
         self.misclassified_title.setText(
-            f"Misclassified validation images ({total})"
+            f"Misclassified {self.images_noun} ({total})"
             if total
-            else "No validation image was misclassified"
+            else f"No {self.images_noun.removesuffix('s')} was misclassified"
         )
         for entry in wrong:
             item = QListWidgetItem(

@@ -1,0 +1,229 @@
+"""*Model > Evaluate on a folder…*: a model's accuracy on a labelled folder, in the background.
+
+``alexnet_tf.folder_evaluation`` does the work (the same code as ``alexnet-studio evaluate``)
+in a plain Python thread of its own, with its own copy of the chosen model, so the window and
+the Classify page stay usable; TensorFlow is imported in that thread, never in the GUI thread.
+The result is shown by the view of a training job's evaluation (``jobs.evaluation_view``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from alexnet_tf.errors import AlexNetStudioError
+
+from .jobs.evaluation_view import EvaluationView
+from .log import short_error_message
+from .model_worker import lower_thread_priority
+
+logger = logging.getLogger("alexnet_studio.app.evaluation")
+
+
+class FolderEvaluation(QObject):
+    """Runs one evaluation at a time in a Python thread; results come back as signals.
+
+    A ``threading.Thread``, not a ``QThread``, for the reason ``model_worker`` gives (a
+    ``QThread`` deadlocked against TensorFlow).
+    """
+
+    progressed = Signal(int, int)  # files done, files in all
+    evaluated = Signal(object)  # the report (dict)
+    failed = Signal(str)
+    cancelled = Signal(int, int)  # files done, files in all
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, model_spec, folder, crops: str = "center") -> None:
+        """Evaluate ``model_spec`` (``None``: ImageNet) on ``folder``; stops a previous run."""
+        self.stop()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(model_spec, Path(folder), crops, self._stop),
+            name="folder-evaluation", daemon=True,
+        )  # fmt: skip
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask the run to stop after the images in hand."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Cancel and wait for the thread (at most one batch of images)."""
+        self.cancel()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _run(self, model_spec, folder: Path, crops: str, stop: threading.Event) -> None:
+        lower_thread_priority()
+        try:
+            from alexnet_tf.folder_evaluation import EvaluationCancelled, evaluate_folder
+            from alexnet_tf.inference import Classifier
+
+            classifier = Classifier.load(model_spec)
+            report = evaluate_folder(
+                classifier, folder, crops=crops,
+                progress=lambda done, total: self.progressed.emit(done, total),
+                should_stop=stop.is_set,
+            )  # fmt: skip
+        except EvaluationCancelled as error:
+            self.cancelled.emit(error.done, error.total)
+        except AlexNetStudioError as error:
+            self.failed.emit(str(error))
+        except Exception as error:
+            logger.exception("Evaluating %s on %s failed", model_spec, folder)
+            self.failed.emit(short_error_message(error))
+        else:
+            self.evaluated.emit(report)
+
+
+def summary_text(report: dict) -> str:
+    """The lines the evaluation view has no place for: speed, confusions, what was left out."""
+    lines = [
+        f"{report['num_examples']} images in {len(report['class_folders'])} class folders · "
+        f"{report['images_per_second']:.1f} images/s"
+    ]
+    if report["most_confused"]:
+        pairs = ", ".join(
+            f"{p['true']} → {p['predicted']} ({p['count']})" for p in report["most_confused"][:5]
+        )
+        lines.append(f"Most confused: {pairs}")
+    if report["unmatched_folders"]:
+        names = ", ".join(report["unmatched_folders"])
+        lines.append(f"Folders that match no class of the model (not evaluated): {names}")
+    if report["errors"]:
+        shown = "; ".join(f"{Path(e['image']).name}: {e['error']}" for e in report["errors"][:3])
+        more = f" and {len(report['errors']) - 3} more" if len(report["errors"]) > 3 else ""
+        lines.append(f"{len(report['errors'])} file(s) could not be read: {shown}{more}")
+    return "\n".join(lines)
+
+
+class FolderEvaluationDialog(QDialog):
+    """Progress, Cancel, and the report of one folder evaluation (not modal)."""
+
+    def __init__(self, evaluation: FolderEvaluation, parent=None):
+        super().__init__(parent)
+        self.evaluation = evaluation
+        self.setWindowTitle("Evaluate on a folder")
+        self.resize(1000, 700)
+        self.title = QLabel()
+        self.title.setObjectName("heading")
+        self.title.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.view = EvaluationView(images_noun="images")
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.view, 1)
+        evaluation.progressed.connect(self._on_progressed)
+        evaluation.evaluated.connect(self._on_evaluated)
+        evaluation.failed.connect(self._on_failed)
+        evaluation.cancelled.connect(self._on_cancelled)
+
+    def begin(self, model_name: str, folder: Path) -> None:
+        self.title.setText(f"{model_name} on {folder}")
+        self.progress.setRange(0, 0)  # busy until the first batch: the model is loading
+        self.progress.show()
+        self.cancel_button.setEnabled(True)
+        self.summary.setText("Loading the model…")
+        self.view.set_report(None)
+        self.view.accuracy.setText("The report appears here when every image is evaluated.")
+
+    def _on_cancel_clicked(self) -> None:
+        self.cancel_button.setEnabled(False)
+        self.summary.setText("Stopping after the current batch…")
+        self.evaluation.cancel()
+
+    def _on_progressed(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        if self.cancel_button.isEnabled():
+            self.summary.setText(f"Evaluating: {done} of {total} images")
+
+    def _on_evaluated(self, report: dict) -> None:
+        self._finish(summary_text(report))
+        self.view.set_report(report)
+
+    def _on_failed(self, message: str) -> None:
+        self._finish(message)
+
+    def _on_cancelled(self, done: int, total: int) -> None:
+        self._finish(f"Cancelled after {done} of {total} images; no report was made.")
+
+    def _finish(self, text: str) -> None:
+        self.progress.hide()
+        self.cancel_button.setEnabled(False)
+        self.summary.setText(text)
+
+    def shutdown(self) -> None:
+        self.view.shutdown()
+
+
+class FolderEvaluationUi(QObject):
+    """The menu entry and its dialog (see ``install_folder_evaluation``)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.evaluation = FolderEvaluation(self)
+        self.dialog = FolderEvaluationDialog(self.evaluation, window)
+        self.action = QAction("Evaluate on a folder…", window)
+        self.action.setStatusTip(
+            "Accuracy of the current model on a folder with one sub-folder of images per class"
+        )
+        self.action.triggered.connect(self.choose_folder)
+        window.model_menu.addSeparator()
+        window.model_menu.addAction(self.action)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Evaluate on a folder (one sub-folder per class)",
+            self.window.settings.last_folder(),
+        )  # fmt: skip
+        if folder:
+            self.evaluate(folder)
+
+    def evaluate(self, folder, crops: str = "center") -> None:
+        """Evaluate the model chosen in the toolbar on ``folder`` and show the dialog."""
+        spec = self.window.model_chooser.current_spec()
+        name = "ImageNet (BVLC AlexNet)" if spec is None else Path(spec).name
+        self.dialog.begin(name, Path(folder))
+        self.dialog.show()
+        self.dialog.raise_()
+        self.evaluation.start(spec, folder, crops)
+
+    def shutdown(self) -> None:
+        self.evaluation.stop()
+        self.dialog.shutdown()
+
+
+def install_folder_evaluation(window) -> FolderEvaluationUi:
+    """Add *Evaluate on a folder…* to ``window``'s Model menu."""
+    return FolderEvaluationUi(window)
