@@ -42,6 +42,13 @@ def _exit_after_image_shown() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run ``alexnet-studio [COMMAND ...] | [IMAGE ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from alexnet_tf.quiet import VERBOSE_ENV, quiet_native_stderr
+
+    if "--verbose" in argv:  # anywhere, for commands and the app alike; children inherit it
+        argv.remove("--verbose")
+        os.environ[VERBOSE_ENV] = "1"
+    # Before anything imports TensorFlow: its C++ start-up lines go to the log, not the user.
+    quiet_native_stderr()
     from alexnet_tf import cli
 
     if argv and (argv[0] in cli.command_names() or argv[0] in ("-h", "--help")):

@@ -9,7 +9,6 @@ and ``--resume`` continues it), 1 when it failed (the error event and status.jso
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -48,7 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
-        help="compute precision (default fp32; fp16 needs a GPU)",
+        help="compute precision (default fp32; fp16 needs a GPU). Measured here: "
+        + _precision_advice(),
     )
     parser.add_argument(
         "--init",
@@ -71,7 +71,17 @@ def register(subparsers) -> None:
     parser.add_argument("--log-every", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--watchdog-seconds", type=float, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=run_train)
+    parser.set_defaults(handler=run_train, runs_model=True)
+
+
+def _precision_advice() -> str:
+    """What the cached measurement says about bf16 on this machine (no TensorFlow import)."""
+    from ..speed import precision_advice, read_measurement
+
+    try:
+        return precision_advice(read_measurement()).replace("%", "%%")  # argparse formats help
+    except OSError:  # an unreadable data folder must not break --help
+        return "not measured."
 
 
 def _given(args) -> dict:
@@ -100,7 +110,6 @@ def _check_new_job_dir(job_dir: Path) -> None:
 
 def run_train(args) -> int:
     """Handler of ``train``: check the arguments, then run the job in this process."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     from ..errors import AlexNetStudioError
 
     try:

@@ -534,10 +534,16 @@ class TrainingJob:
         else:
             source = cache
 
-        # XLA pays off for image batches; on head mode's tiny fc8 step its per-call overhead
-        # (measured: 37 ms vs 3 ms a step) would dominate.
+        # XLA or the plain graph for image batches: measured per machine (alexnet_tf.speed).
+        # On head mode's tiny fc8 step XLA's per-call overhead (37 ms vs 3 ms) would dominate.
+        from ..speed import train_path
+
         train_step = make_train_step(
-            choice.strategy, net, optimizer, global_batch, jit_compile=not features
+            choice.strategy,
+            net,
+            optimizer,
+            global_batch,
+            jit_compile=not features and train_path(s.precision) == "xla",
         )
         predict = make_predict(net)
         per_replica = global_batch // choice.num_replicas

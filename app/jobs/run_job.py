@@ -54,7 +54,6 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _ignore)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = Path(__file__).resolve().parents[2]
     if (root / "alexnet_tf").is_dir():  # a checkout: keep `-m app.launch` importable
         paths = [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
