@@ -160,10 +160,10 @@ def set_precision(precision: str, has_gpu: bool) -> None:
 def make_train_step(strategy, net, optimizer, global_batch: int, *, jit_compile: bool = True):
     """The distributed train step: ``step(distributed_batch) -> (mean loss, accuracy)``.
 
-    The forward and backward pass of each replica is compiled with XLA: measured here
-    (benchmarks/training.py) it trains about 1.6x faster on CPU in fp32, and under bf16 it
-    is the difference between 1.6 and 22 images/s (TF's own CPU bf16 kernels are slow).
-    The optimizer update stays outside XLA because it aggregates gradients across replicas.
+    With ``jit_compile`` the forward and backward pass of each replica is compiled with XLA;
+    whether that is faster depends on the CPU, so the caller passes the path measured on this
+    machine (``alexnet_tf.speed.train_path``). The optimizer update stays outside XLA because
+    it aggregates gradients across replicas.
     """
     import keras
     import tensorflow as tf
