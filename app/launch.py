@@ -47,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if "--verbose" in argv:  # anywhere, for commands and the app alike; children inherit it
         argv.remove("--verbose")
         os.environ[VERBOSE_ENV] = "1"
-    # Before anything imports TensorFlow: its C++ start-up lines go to the log, not the user.
-    quiet_native_stderr()
     from alexnet_tf import cli
 
     if argv and (argv[0] in cli.command_names() or argv[0] in ("-h", "--help")):
+        # Before anything imports TensorFlow: its C++ start-up lines go to the log.
+        quiet_native_stderr()
         return cli.run(argv)
     from app.main_window import run_app
 

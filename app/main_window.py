@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.images import IMAGE_SUFFIXES
 from alexnet_tf.paths import resource_path
+from alexnet_tf.quiet import quiet_native_stderr
 
 from .batch_view import BatchView
 from .filters_view import FiltersView
@@ -535,6 +536,9 @@ def run_app(paths=()) -> int:
     """Open the main window (with ``paths`` classified) and run until it is closed."""
     started = time.perf_counter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # After Qt has started (a missing platform plugin must still reach the terminal), before
+    # the model thread imports TensorFlow: its C++ start-up lines go to logs/tensorflow.log.
+    quiet_native_stderr()
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     # The name of the installed .desktop entry: Wayland desktops match the window to it.
