@@ -87,6 +87,15 @@ def lower_thread_priority(niceness: int = 8) -> None:
             pass
 
 
+def _warm_up(classifier):
+    """Compile the classifier's passes on a grey image now, not on the user's image; return
+    that image's analysis."""
+    grey = Image.new("RGB", (256, 256), (128, 128, 128))
+    warm = classifier.analyze(grey)
+    classifier.classify_batch([grey])  # the batch pass is compiled separately
+    return warm
+
+
 class ModelWorker(QObject):
     """Its methods run in the model thread (one request at a time); every signal is a result."""
 
@@ -120,10 +129,7 @@ class ModelWorker(QObject):
             from alexnet_tf.inference import Classifier  # imports TensorFlow, off the GUI thread
 
             classifier = Classifier.load(model_spec, precision=self.precision)
-            # One pass on a grey image compiles the forward pass now, not on the user's image.
-            grey = Image.new("RGB", (256, 256), (128, 128, 128))
-            warm = classifier.analyze(grey)
-            classifier.classify_batch([grey])  # the batch pass is compiled separately
+            warm = _warm_up(classifier)
             from alexnet_tf.gradcam import GradCam
             from alexnet_tf.preprocess import normalize
 
@@ -197,6 +203,7 @@ class ModelWorker(QObject):
             self.precision = precision
         if self.classifier is not None:
             self.classifier.recompile(precision)
+            _warm_up(self.classifier)  # here, rather than on the user's next image
 
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         """Grad-CAM on conv5 of the last analyzed image for ``class_index``."""

@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import cpu_line, machine_header, markdown_table  # noqa: E402
+from _common import cpu_line, machine_header, markdown_table, quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()
 
 from alexnet_tf import speed  # noqa: E402
 from tests.datasets import make_image_folder  # noqa: E402
