@@ -49,13 +49,13 @@ def run(argv: list[str]) -> int:
     """Parse ``argv`` (without the program name), run the command, return its exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    if getattr(args, "runs_model", False):
-        # First model run on this machine/version: measure the fastest paths in the
-        # background for the next runs; this one uses the safe default.
-        from ..speed import start_background_measurement
-
-        start_background_measurement()
     try:
+        if getattr(args, "runs_model", False):
+            # First model run on this machine/version: measure the fastest paths in the
+            # background for the next runs; this one uses the safe default.
+            from ..speed import start_background_measurement
+
+            start_background_measurement()
         return args.handler(args)
     except AlexNetStudioError as error:
         print(f"error: {error}", file=sys.stderr)
