@@ -54,6 +54,7 @@ RECOMMEND_FACTOR = 1.15
 # step (about 4 s for bf16 without bf16 units) already shows it will not be chosen.
 DROP_FACTOR = 3.0
 ENTRIES_KEPT = 8  # one data folder may be shared by several machines (a home on NFS)
+_CHOICE_KEYS = {"single", "batch", "train", "precision"}
 
 
 class ExecutionSettingError(AlexNetStudioError, ValueError):
@@ -88,6 +89,9 @@ def read_measurement(machine: Machine | None = None) -> dict | None:
     entry = _read_cache()["entries"].get(key_id(machine.key()))
     if not isinstance(entry, dict) or entry.get("key") != machine.key():
         return None
+    choice = entry.get("choice")
+    if not isinstance(choice, dict) or not _CHOICE_KEYS <= choice.keys():
+        return None  # written by an older or damaged version: measured again
     return entry
 
 
@@ -151,8 +155,8 @@ def precision_advice(entry: dict | None) -> str:
     """One sentence on whether mixed precision trains faster here, from the measurement."""
     if not entry:
         return (
-            "Not measured on this machine yet (it takes a few seconds, in the background; "
-            "`alexnet-studio info --measure` does it now)."
+            "Not measured on this machine yet (it runs once, in the background, the first "
+            "time a model runs; `alexnet-studio info --measure` does it now)."
         )
     best = _best_rates(entry)
     fp32 = best.get("fp32")
@@ -165,7 +169,10 @@ def precision_advice(entry: dict | None) -> str:
             lines.append(f"{precision} could not run on this device")
             continue
         ratio = rate / fp32
-        verdict = "faster" if ratio >= RECOMMEND_FACTOR else "not faster"
+        if ratio >= RECOMMEND_FACTOR:
+            verdict = "faster: recommended"
+        else:
+            verdict = "slower" if ratio < 1 else "about the same: not worth the rounding"
         lines.append(
             f"{precision} trains {ratio:.2f}x as fast as fp32 on this machine ({verdict}; "
             f"measured {rate:.1f} vs {fp32:.1f} images/s)"
