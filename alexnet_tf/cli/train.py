@@ -9,6 +9,7 @@ and ``--resume`` continues it), 1 when it failed (the error event and status.jso
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -84,6 +85,22 @@ def _precision_advice() -> str:
         return "not measured."
 
 
+def _tell_execution_path(settings, json_lines: bool) -> None:
+    """Say which path the training step runs on, and why (head mode: always the graph)."""
+    if json_lines or settings.mode == "head":
+        return
+    from ..speed import forced_path, read_measurement, train_path
+
+    entry = None if forced_path() else read_measurement()
+    path = train_path(settings.precision, entry)
+    if forced_path():
+        why = "forced by ALEXNET_STUDIO_EXECUTION"
+    else:
+        why = "measured fastest here" if entry else "the default until this machine is measured"
+    name = "XLA" if path == "xla" else "plain graph"
+    print(f"Execution: {name} for {settings.precision} ({why})", file=sys.stderr, flush=True)
+
+
 def _given(args) -> dict:
     return {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
 
@@ -135,6 +152,7 @@ def _run_train(args) -> int:
         if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
             raise SettingsError("--out and --resume name different folders; give only --resume.")
         settings = prepare_resume(args.resume, given)
+        _tell_execution_path(settings, args.json)
         return run_training(settings, args.resume, resume=True, json_lines=args.json)
     if not args.folder:
         raise SettingsError("Give the dataset FOLDER to train on, or --resume JOB_DIR.")
@@ -159,4 +177,5 @@ def _run_train(args) -> int:
 
         # The folder appears with its job.json: a job killed while starting can be resumed.
         create_job_folder(job_dir, {"settings": settings.to_dict(), "created": time.time()})
+    _tell_execution_path(settings, args.json)
     return run_training(settings, job_dir, json_lines=args.json)
