@@ -15,7 +15,7 @@ def register(subparsers) -> None:
         "devices, the execution paths (XLA or plain graph, per precision) chosen by measurement "
         "on this machine with the figures that chose them, and where weights, jobs and logs "
         "live. The measurement runs once per machine and version, in the background, the first "
-        "time a model runs; --measure runs it now (about 15-30 s).",
+        "time a model runs; --measure runs it now (under a minute).",
     )
     parser.add_argument(
         "--measure",
@@ -87,7 +87,7 @@ def run_info(args) -> int:
     print(f"  TensorFlow devices: {', '.join(d.name.split(':', 1)[1] for d in devices)}")
 
     if args.measure:
-        print("\nMeasuring (each path of inference and training, a few seconds each)...",
+        print("\nMeasuring each path of inference and training (under a minute)...",
               file=sys.stderr, flush=True)  # fmt: skip
         entry = speed.measure_and_save()
     else:

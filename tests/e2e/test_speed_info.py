@@ -4,6 +4,7 @@ what it chose. Timings are never asserted: only what was chosen from what was me
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,8 +16,10 @@ import pytest
 from PIL import Image
 
 from alexnet_tf import speed
+from alexnet_tf.machine import describe_machine
 from alexnet_tf.quiet import NATIVE_LOG, VERBOSE_ENV
 from tests.cli import ROOT, run_cli
+from tests.core.test_speed import XEON_AMX, entry_for
 from tests.model_fixtures import install_random_weights
 
 # Pieces of the lines TensorFlow's C++ code prints at start-up, first device use and first
@@ -111,8 +114,15 @@ def test_app_launch_keeps_the_terminal_quiet(tmp_path):
     assert tf_lines(app.stderr) == [], app.stderr[-3000:]
 
 
-def test_background_measurement_starts_once(monkeypatch):
+def test_background_measurement_starts_once_per_key(monkeypatch):
     monkeypatch.delenv(speed.FORCE_ENV, raising=False)
+    machine = describe_machine()
+    speed.save_measurement(entry_for(machine, XEON_AMX))
+    assert speed.start_background_measurement() is None  # measured: nothing to do
+    # The same machine after a TensorFlow upgrade: the old figures do not count.
+    upgraded = dataclasses.replace(machine, tensorflow="0.0.1")
+    speed.cache_path().write_text(json.dumps({"entries": {
+        speed.key_id(upgraded.key()): entry_for(upgraded, XEON_AMX)}}))  # fmt: skip
     process = speed.start_background_measurement()
     assert process is not None
     try:
