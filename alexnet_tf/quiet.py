@@ -10,6 +10,7 @@ tracebacks, warnings) keeps writing to the original terminal through a duplicate
 
 Not done when the user asks to see everything (``--verbose`` or ``ALEXNET_STUDIO_VERBOSE=1``)
 or has set ``TF_CPP_MIN_LOG_LEVEL`` themselves: their choice of what TensorFlow prints wins.
+(Jobs the app starts set it to 2, so a job's native lines stay in that job's own stderr file.)
 """
 
 from __future__ import annotations
