@@ -244,7 +244,7 @@ def measure(*, train_batch: int = 4, inference_batch: int = 8, rounds: int = 2) 
 
     Random weights: the time does not depend on their values. Small batches keep it short
     (most of it is XLA compiling and, on CPUs without bf16 units, the bf16 graph's two steps);
-    they rank the paths as batch 32 does wherever both were measured.
+    on the EPYC they ranked the paths as batch 32 did (not yet checked on a Xeon).
     """
     import keras
     import numpy as np
