@@ -1,5 +1,6 @@
 """What this machine is, told without importing TensorFlow: CPU model, vector and bf16 units,
-GPUs, versions. It keys the cache of measured execution choices (``alexnet_tf.speed``).
+GPUs, versions, whether oneDNN is on. It keys the cache of measured execution choices
+(``alexnet_tf.speed``).
 
 The CPU flags come from ``/proc/cpuinfo`` (Linux); elsewhere only the processor name is known
 and the flags are empty, which still gives one key per CPU model. GPUs are the NVIDIA driver's
@@ -35,6 +36,7 @@ class Machine:
     gpus: tuple[str, ...] = ()
     tensorflow: str = ""
     project: str = ""
+    onednn: str = "default"  # TF_ENABLE_ONEDNN_OPTS: the graph path's kernels depend on it
 
     @property
     def bf16_units(self) -> tuple[str, ...]:
@@ -56,6 +58,7 @@ class Machine:
             "gpus": list(self.gpus),
             "tensorflow": self.tensorflow,
             "alexnet_studio": self.project,
+            "onednn": self.onednn,
         }
 
     def to_dict(self) -> dict:
@@ -126,4 +129,5 @@ def describe_machine(environ=None) -> Machine:
         gpus=_nvidia_gpus(environ),
         tensorflow=tensorflow_version(),
         project=_version("alexnet-studio"),
+        onednn=environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
     )

@@ -10,8 +10,8 @@ So nothing is fixed here: a short measurement (``measure``) times both paths of
 
 and the fastest of each is used from then on. The result is cached in the data folder
 (``speed.json``) under a key of the device (CPU model and the flags that matter, or the GPU
-names), the core count, TensorFlow's version and this project's version
-(``alexnet_tf.machine``); a change of any of them measures again.
+names), the core count, TensorFlow's version, this project's version and whether oneDNN is
+on (``alexnet_tf.machine``); a change of any of them measures again.
 
 The measurement runs once per key, in a background process at low priority
 (``start_background_measurement``), so nothing waits for it: until it is there, the safe

@@ -85,6 +85,10 @@ def run_info(args) -> int:
 
     devices = tf.config.list_physical_devices()
     print(f"  TensorFlow devices: {', '.join(d.name.split(':', 1)[1] for d in devices)}")
+    # The graph path's CPU kernels are oneDNN's (on by default on x86 since TF 2.9).
+    onednn = machine.onednn
+    how = "default" if onednn == "default" else f"TF_ENABLE_ONEDNN_OPTS={onednn}"
+    print(f"  oneDNN: {'off' if onednn == '0' else 'on'} ({how})")
 
     if args.measure:
         print("\nMeasuring each path of inference and training (under a minute)...",

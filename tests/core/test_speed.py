@@ -85,6 +85,7 @@ def test_cache_is_keyed_by_device_and_versions(measured_automatically):
         {"cpu_model": "Intel(R) Xeon(R) Platinum 8480+"},
         {"cpu_flags": (*machine.cpu_flags, "amx_bf16")},
         {"gpus": ("NVIDIA A100-SXM4-40GB",)},
+        {"onednn": "0"},
     ):
         other = dataclasses.replace(machine, **change)
         assert speed.read_measurement(other) is None, change
