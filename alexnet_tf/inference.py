@@ -92,7 +92,7 @@ class Classifier:
         model: the ``keras.Model``.
     """
 
-    def __init__(self, model: keras.Model, labels, name: str):
+    def __init__(self, model: keras.Model, labels, name: str, *, precision: str = "fp32"):
         outputs = int(model.output_shape[-1])
         if len(labels) != outputs:
             raise ValueError(
@@ -103,11 +103,12 @@ class Classifier:
         self.labels = tuple(str(label) for label in labels)
         self.name = name
         self._lock = threading.Lock()
+        self.precision = precision
         self._probabilities = None  # CompiledForward(("prob",)), built lazily
         self._everything = None  # CompiledForward(NAMED_LAYERS + ("prob",)), built lazily
 
     @classmethod
-    def load(cls, model_spec: str | Path | None = None) -> Classifier:
+    def load(cls, model_spec: str | Path | None = None, *, precision: str = "fp32") -> Classifier:
         """Load the ImageNet model, a ``.keras`` file or a fine-tuning job's model.
 
         Args:
@@ -115,6 +116,7 @@ class Classifier:
                 (class names from a ``labels.json`` beside it, else the ImageNet names for
                 1000 outputs, else ``"class 0"`` ...); or a job folder
                 (``JOB/model/model.keras`` and ``JOB/model/labels.json``).
+            precision: ``"fp32"`` (exact, default) or ``"bf16"`` (see ``alexnet_tf.forward``).
 
         Raises:
             WeightsNotInstalledError: ``model_spec`` is ``None`` and no weights are installed.
@@ -123,7 +125,9 @@ class Classifier:
         if model_spec is None:
             from .weights.store import load_imagenet_model
 
-            return cls(load_imagenet_model(), imagenet_labels(), IMAGENET_MODEL_NAME)
+            return cls(
+                load_imagenet_model(), imagenet_labels(), IMAGENET_MODEL_NAME, precision=precision
+            )
         path = Path(model_spec).expanduser()
         if path.is_dir():
             model_file = path / "model" / "model.keras"
@@ -142,7 +146,7 @@ class Classifier:
                 name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
         model = load_model_file(model_file)
         labels = _labels_for(model_file, int(model.output_shape[-1]))
-        return cls(model, labels, name)
+        return cls(model, labels, name, precision=precision)
 
     @property
     def num_classes(self) -> int:
@@ -224,17 +228,27 @@ class Classifier:
             for rank, index in enumerate(order, start=1)
         ]
 
+    def recompile(self, precision: str | None = None) -> None:
+        """Forget the compiled passes: the next call compiles with the execution path chosen
+        now (after a measurement finished) and ``precision`` (when given)."""
+        with self._lock:
+            if precision is not None:
+                self.precision = precision
+            self._probabilities = self._everything = None
+
     def _probability_forward(self) -> CompiledForward:
         with self._lock:
             if self._probabilities is None:
-                self._probabilities = CompiledForward(self.model, (PROBABILITY_LAYER,))
+                self._probabilities = CompiledForward(
+                    self.model, (PROBABILITY_LAYER,), precision=self.precision
+                )
             return self._probabilities
 
     def _full_forward(self) -> CompiledForward:
         with self._lock:
             if self._everything is None:
                 layers = (*NAMED_LAYERS, PROBABILITY_LAYER)
-                self._everything = CompiledForward(self.model, layers)
+                self._everything = CompiledForward(self.model, layers, precision=self.precision)
             return self._everything
 
 

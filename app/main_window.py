@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.images import IMAGE_SUFFIXES
 from alexnet_tf.paths import resource_path
+from alexnet_tf.quiet import quiet_native_stderr
 
 from .batch_view import BatchView
 from .filters_view import FiltersView
@@ -44,6 +45,7 @@ from .model_worker import ModelService
 from .notice_bar import NoticeBar
 from .predictions_view import PredictionsView
 from .settings import AppSettings
+from .speed_watch import SpeedMeasurement
 from .style import apply_style
 from .weights_banner import WeightsBanner
 
@@ -88,6 +90,13 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.training = install_training(self)  # Fine-tune and Jobs pages, Training menu
         self.folder_evaluation = install_folder_evaluation(self)  # Model > Evaluate on a folder…
+        self.speed = SpeedMeasurement(self)
+        self.speed.measured.connect(self._on_speed_measured)
+        precision = self.settings.inference_precision()
+        self.bf16_action.setChecked(precision == "bf16")
+        self.bf16_action.toggled.connect(self._on_bf16_toggled)
+        if precision != "fp32":
+            self.service.recompile(precision)  # queued before the model load: applies to it
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 800)
@@ -199,6 +208,14 @@ class MainWindow(QMainWindow):
                     f"Ctrl+{number + 1}",
                 )
             )
+        view_menu.addSeparator()
+        self.bf16_action = QAction("Compute in bf16 (faster only with bf16 units)", self)
+        self.bf16_action.setCheckable(True)
+        self.bf16_action.setToolTip(
+            "Classify in bfloat16 instead of exact float32: faster on CPUs with AMX or "
+            "AVX512_BF16 (see `alexnet-studio info`); probabilities differ slightly."
+        )
+        view_menu.addAction(self.bf16_action)
         view_menu.addSeparator()
         view_menu.addAction(action("Next layer", lambda: self._step_layer(1), "Ctrl+]"))
         view_menu.addAction(action("Previous layer", lambda: self._step_layer(-1), "Ctrl+["))
@@ -370,7 +387,25 @@ class MainWindow(QMainWindow):
         if not self.predictions.predictions:
             self.predictions.set_message(f"Loading the model ({description})…")
 
+    def _on_bf16_toggled(self, checked: bool) -> None:
+        precision = "bf16" if checked else "fp32"
+        self.settings.set_inference_precision(precision)
+        self.service.recompile(precision)
+        self.statusBar().showMessage(f"Inference in {precision} from the next image", 5000)
+
+    def _on_speed_measured(self, ok: bool) -> None:
+        if not ok:
+            return  # the safe default path stays; the log says why
+        self.service.recompile()
+        self.training.finetune_page.settings.show_speed_measurement()
+        self.statusBar().showMessage(
+            "Measured this machine's fastest paths (alexnet-studio info shows them)", 5000
+        )
+
     def _on_model_loaded(self, info) -> None:
+        # Now that the model is ready, measure the fastest paths once per machine, in the
+        # background: the first results used the safe default.
+        self.speed.start()
         self.model_info = info
         self.model_ready = True
         self._model_spec_loaded = self.model_chooser.current_spec()
@@ -504,6 +539,9 @@ def run_app(paths=()) -> int:
     """Open the main window (with ``paths`` classified) and run until it is closed."""
     started = time.perf_counter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # After Qt has started (a missing platform plugin must still reach the terminal), before
+    # the model thread imports TensorFlow: its C++ start-up lines go to logs/tensorflow.log.
+    quiet_native_stderr()
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     # The name of the installed .desktop entry: Wayland desktops match the window to it.

@@ -87,6 +87,15 @@ def lower_thread_priority(niceness: int = 8) -> None:
             pass
 
 
+def _warm_up(classifier):
+    """Compile the classifier's passes on a grey image now, not on the user's image; return
+    that image's analysis."""
+    grey = Image.new("RGB", (256, 256), (128, 128, 128))
+    warm = classifier.analyze(grey)
+    classifier.classify_batch([grey])  # the batch pass is compiled separately
+    return warm
+
+
 class ModelWorker(QObject):
     """Its methods run in the model thread (one request at a time); every signal is a result."""
 
@@ -109,6 +118,7 @@ class ModelWorker(QObject):
         self._gradcam = None
         self._last_crop = None
         self._last_request = 0
+        self.precision = "fp32"  # of inference; "bf16" is a setting of the app
 
     def load_model(self, model_spec) -> None:
         """Load the ImageNet model (``None``), a ``.keras`` file or a job folder."""
@@ -118,11 +128,8 @@ class ModelWorker(QObject):
         try:
             from alexnet_tf.inference import Classifier  # imports TensorFlow, off the GUI thread
 
-            classifier = Classifier.load(model_spec)
-            # One pass on a grey image compiles the forward pass now, not on the user's image.
-            grey = Image.new("RGB", (256, 256), (128, 128, 128))
-            warm = classifier.analyze(grey)
-            classifier.classify_batch([grey])  # the batch pass is compiled separately
+            classifier = Classifier.load(model_spec, precision=self.precision)
+            warm = _warm_up(classifier)
             from alexnet_tf.gradcam import GradCam
             from alexnet_tf.preprocess import normalize
 
@@ -189,6 +196,14 @@ class ModelWorker(QObject):
                 request_id, name, path, display, image.size, analysis, seconds, grids, grid_columns
             )
         )
+
+    def recompile(self, precision: str | None) -> None:
+        """Drop the compiled passes; the next image compiles them with the current choices."""
+        if precision is not None:
+            self.precision = precision
+        if self.classifier is not None:
+            self.classifier.recompile(precision)
+            _warm_up(self.classifier)  # here, rather than on the user's next image
 
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         """Grad-CAM on conv5 of the last analyzed image for ``class_index``."""
@@ -297,6 +312,11 @@ class ModelService(QObject):
 
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         self._requests.put((self.worker.compute_gradcam, (request_id, class_index)))
+
+    def recompile(self, precision: str | None = None) -> None:
+        """Compile the model's passes again: after the speed measurement chose this machine's
+        paths, or with another inference ``precision`` ("fp32" or "bf16")."""
+        self._requests.put((self.worker.recompile, (precision,)))
 
     def stop(self, timeout: float = 60.0) -> None:
         """Cancel what can be cancelled and wait for the thread to end."""

@@ -55,5 +55,13 @@ class AppSettings:
         recent = [p for p in self.recent_images() if p != path]
         self._settings.setValue("files/recent", [path, *recent][:MAX_RECENT])
 
+    def inference_precision(self) -> str:
+        """``"fp32"`` (exact, the default) or ``"bf16"`` (faster on CPUs with bf16 units)."""
+        value = self._settings.value("inference/precision", "fp32")
+        return value if value in ("fp32", "bf16") else "fp32"
+
+    def set_inference_precision(self, precision: str) -> None:
+        self._settings.setValue("inference/precision", precision)
+
     def sync(self) -> None:
         self._settings.sync()

@@ -26,8 +26,11 @@ WEIGHT_BYTES_FP32 = PARAMS * 4  # 244 MB: what one fp32 image must stream from m
 
 
 def quiet_tensorflow() -> None:
-    """Silence TF's C++ start-up chatter; call before importing TensorFlow."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """TF's C++ start-up lines go to the data folder's log, as in every command; call before
+    importing TensorFlow (``--verbose`` is not parsed here: set ALEXNET_STUDIO_VERBOSE=1)."""
+    from alexnet_tf.quiet import quiet_native_stderr
+
+    quiet_native_stderr()
 
 
 def time_calls(fn: Callable[[], object], runs: int) -> list[float]:
@@ -88,15 +91,36 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+def cpu_line() -> str:
+    """The CPU model, cores and the flags that decide the fastest path (printed with every
+    table: a figure means nothing without the CPU it was measured on)."""
+    from alexnet_tf.machine import describe_machine
+
+    machine = describe_machine()
+    bf16 = " ".join(machine.bf16_units) or "none"
+    return (
+        f"{machine.cpu_model}, {machine.cores} logical CPUs, {platform.system()}; "
+        f"vector units: {' '.join(machine.vector_units) or 'unknown'}; bf16 units: {bf16}"
+    )
+
+
+def chosen_paths_line() -> str:
+    """What the per-machine measurement (alexnet_tf.speed) chose here, or that it has not run."""
+    from alexnet_tf import speed
+
+    forced = speed.forced_path()
+    if forced:
+        return f"- execution path forced by {speed.FORCE_ENV}={forced}"
+    entry = speed.read_measurement()
+    if entry is None:
+        return "- the per-machine measurement has not run here (`alexnet-studio info --measure`)"
+    choice = entry["choice"]
+    train = ", ".join(f"{p} {path}" for p, path in choice["train"].items())
+    return (
+        f"- paths the app chose by its own measurement: 1 image {choice['single']}, "
+        f"batches {choice['batch']}; training {train}; recommended precision "
+        f"{choice['precision']}"
+    )
 
 
 def machine_header(extra_versions: dict[str, str] | None = None) -> str:
@@ -116,10 +140,11 @@ def machine_header(extra_versions: dict[str, str] | None = None) -> str:
     return "\n".join(
         [
             f"- date: {datetime.datetime.now().isoformat(timespec='minutes')}",
-            f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()}",
+            f"- machine: {cpu_line()}",
             "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
             f"- load average before the run (1/5/15 min): {', '.join(f'{x:.2f}' for x in load)}",
             f"- command: {' '.join([os.path.basename(sys.executable), *sys.argv])}",
+            chosen_paths_line(),
         ]
     )
 

@@ -16,15 +16,8 @@ from ..errors import AlexNetStudioError
 
 # Sub-modules of this package, one per command group, in the order shown by --help.
 COMMAND_MODULES = (
-    "weights",
-    "classify",
-    "evaluate",
-    "features",
-    "scan",
-    "train",
-    "export",
-    "desktop",
-)
+    "weights", "classify", "evaluate", "features", "scan", "train", "export", "info", "desktop",
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alexnet-studio",
         description="AlexNet Studio: classify images with AlexNet, look inside it, fine-tune it. "
         "Without a command, opens the app (with any image paths given).",
+    )
+    # Handled by app.launch before parsing (it applies to the app too); listed for --help.
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own start-up messages on the terminal (otherwise they go to "
+        "logs/tensorflow.log in the data folder); same as ALEXNET_STUDIO_VERBOSE=1",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
@@ -50,6 +50,12 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
+        if getattr(args, "runs_model", False):
+            # First model run on this machine/version: measure the fastest paths in the
+            # background for the next runs; this one uses the safe default.
+            from ..speed import start_background_measurement
+
+            start_background_measurement()
         return args.handler(args)
     except AlexNetStudioError as error:
         print(f"error: {error}", file=sys.stderr)

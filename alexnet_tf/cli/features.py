@@ -34,7 +34,7 @@ def register(subparsers) -> None:
         help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
     )
     parser.add_argument("--columns", type=int, metavar="N", help="tiles per row")
-    parser.set_defaults(handler=run_features, parser=parser)
+    parser.set_defaults(handler=run_features, parser=parser, runs_model=True)
 
 
 def run_features(args) -> int:

@@ -9,7 +9,7 @@ and ``--resume`` continues it), 1 when it failed (the error event and status.jso
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 import time
 from pathlib import Path
 
@@ -56,7 +56,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
-        help="compute precision (default fp32; fp16 needs a GPU)",
+        help="compute precision (default fp32; fp16 needs a GPU). Measured here: "
+        + _precision_advice(),
     )
     parser.add_argument(
         "--init",
@@ -79,7 +80,33 @@ def register(subparsers) -> None:
     parser.add_argument("--log-every", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--checkpoint-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--watchdog-seconds", type=float, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=run_train)
+    parser.set_defaults(handler=run_train, runs_model=True)
+
+
+def _precision_advice() -> str:
+    """What the cached measurement says about bf16 on this machine (no TensorFlow import)."""
+    from ..speed import precision_advice, read_measurement
+
+    try:
+        return precision_advice(read_measurement()).replace("%", "%%")  # argparse formats help
+    except OSError:  # an unreadable data folder must not break --help
+        return "not measured."
+
+
+def _tell_execution_path(settings, json_lines: bool) -> None:
+    """Say which path the training step runs on, and why (head mode: always the graph)."""
+    if json_lines or settings.mode == "head":
+        return
+    from ..speed import forced_path, read_measurement, train_path
+
+    entry = None if forced_path() else read_measurement()
+    path = train_path(settings.precision, entry)
+    if forced_path():
+        why = "forced by ALEXNET_STUDIO_EXECUTION"
+    else:
+        why = "measured fastest here" if entry else "the default until this machine is measured"
+    name = "XLA" if path == "xla" else "plain graph"
+    print(f"Execution: {name} for {settings.precision} ({why})", file=sys.stderr, flush=True)
 
 
 def _given(args) -> dict:
@@ -108,7 +135,6 @@ def _check_new_job_dir(job_dir: Path) -> None:
 
 def run_train(args) -> int:
     """Handler of ``train``: check the arguments, then run the job in this process."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     from ..errors import AlexNetStudioError
 
     try:
@@ -134,6 +160,7 @@ def _run_train(args) -> int:
         if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
             raise SettingsError("--out and --resume name different folders; give only --resume.")
         settings = prepare_resume(args.resume, given)
+        _tell_execution_path(settings, args.json)
         return run_training(settings, args.resume, resume=True, json_lines=args.json)
     if not args.folder:
         raise SettingsError("Give the dataset FOLDER to train on, or --resume JOB_DIR.")
@@ -158,4 +185,5 @@ def _run_train(args) -> int:
 
         # The folder appears with its job.json: a job killed while starting can be resumed.
         create_job_folder(job_dir, {"settings": settings.to_dict(), "created": time.time()})
+    _tell_execution_path(settings, args.json)
     return run_training(settings, job_dir, json_lines=args.json)

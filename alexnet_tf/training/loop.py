@@ -159,10 +159,10 @@ def make_train_step(strategy, net, optimizer, global_batch: int, *, jit_compile:
     The gradient norm (root of the replicas' summed squared norms; scaled under fp16) is returned
     so that a step that went non-finite stops the job before anything is saved.
 
-    The forward and backward pass of each replica is compiled with XLA: measured here
-    (benchmarks/training.py) it trains about 1.6x faster on CPU in fp32, and under bf16 it
-    is the difference between 1.6 and 22 images/s (TF's own CPU bf16 kernels are slow).
-    The optimizer update stays outside XLA because it aggregates gradients across replicas.
+    With ``jit_compile`` the forward and backward pass of each replica is compiled with XLA;
+    whether that is faster depends on the CPU, so the caller passes the path measured on this
+    machine (``alexnet_tf.speed.train_path``). The optimizer update stays outside XLA because
+    it aggregates gradients across replicas.
     """
     import keras
     import tensorflow as tf
@@ -646,17 +646,19 @@ class TrainingJob:
         """The epochs still to run: steps, progress, metrics, validation, best epoch, saves."""
         import tensorflow as tf
 
+        from ..speed import train_path
+
         s = self.settings
         job = self.job
         steps, total_steps = data.steps, data.total_steps
         num_classes = len(data.scan.classes)
         start_epoch = int(network.epoch_var.numpy())
         start_step = int(network.step_var.numpy())
-        # XLA pays off for image batches; on head mode's tiny fc8 step its per-call overhead
-        # (measured: 37 ms vs 3 ms a step) would dominate.
+        # XLA or the plain graph for image batches: measured per machine (alexnet_tf.speed).
+        # On head mode's tiny fc8 step XLA's per-call overhead (37 ms vs 3 ms) would dominate.
         train_step = make_train_step(
             choice.strategy, network.net, network.optimizer, s.batch_size,
-            jit_compile=not features,
+            jit_compile=not features and train_path(s.precision) == "xla",
         )  # fmt: skip
         writer = (
             tf.summary.create_file_writer(str(job.tensorboard_dir)) if choice.is_chief else None

@@ -226,6 +226,9 @@ class SettingsForm(QWidget):
         self.precision = QComboBox()
         for key, title in PRECISIONS:
             self.precision.addItem(title, key)
+        self.precision_help = _muted("")
+        self._precision_chosen = False  # the user picked one: a measurement no longer does
+        self.precision.activated.connect(lambda _: setattr(self, "_precision_chosen", True))
         self.name = QLineEdit()
         self.name.setPlaceholderText("named after the folder")
         self._lr_edited = False
@@ -247,8 +250,29 @@ class SettingsForm(QWidget):
         row("Batch size", self.batch_size, "Images per step. Lower it if memory runs out.")
         row("Learning rate", self.lr, "SGD step (momentum 0.9); lower it if the loss jumps.")
         row("Validation share", self.val_share, "Kept out of training to measure accuracy.")
-        row("Precision", self.precision, "fp32 is safe; mixed precision saves GPU memory.")
+        row("Precision", self.precision, self.precision_help)
         row("Job name", self.name, "The job folder's name; the date is added.")
+        self.show_speed_measurement()
+
+    def show_speed_measurement(self) -> None:
+        """Say whether mixed precision trains faster on this machine, from the cached
+        measurement (``alexnet_tf.speed``), and offer the fastest as "recommended"."""
+        from alexnet_tf.speed import precision_advice, read_measurement, recommended_precision
+
+        try:
+            entry = read_measurement()
+        except OSError:
+            entry = None
+        recommended = recommended_precision(entry)
+        for index, (key, title) in enumerate(PRECISIONS):
+            self.precision.setItemText(
+                index, f"{title}, recommended" if key == recommended and entry else title
+            )
+        if not self._precision_chosen:
+            self.precision.setCurrentIndex(self.precision.findData(recommended))
+        self.precision_help.setText(
+            "fp32 is exact; mixed precision saves memory. " + precision_advice(entry)
+        )
 
     def _on_mode_changed(self) -> None:
         key = self.mode.currentData()

@@ -54,6 +54,9 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _ignore)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
+    # The job's stderr is a file of its own (the Jobs panel shows its end when a job dies), so
+    # TensorFlow's native lines stay in it rather than in the shared tensorflow.log (see
+    # alexnet_tf.quiet); level 2 keeps its warnings, errors and fatal messages only.
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = Path(__file__).resolve().parents[2]
     if (root / "alexnet_tf").is_dir():  # a checkout: keep `-m app.launch` importable
