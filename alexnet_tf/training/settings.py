@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import AlexNetStudioError
-from .recipe import DEFAULT_LR
+from .recipe import DEFAULT_DROPOUT, DEFAULT_LR
 
 MODES = ("head", "top", "full")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -38,7 +38,7 @@ class TrainSettings:
     precision: str = "fp32"
     init: str = "auto"
     augment: bool = True
-    dropout: float = 0.5
+    dropout: float | None = None  # None: the recipe's for the mode
     momentum: float = 0.9
     keep: str = "best"  # the model saved: the best validation epoch's, or the last one's
     cpu_replicas: int = 1
@@ -51,6 +51,8 @@ class TrainSettings:
         self.folder = str(Path(self.folder).expanduser().resolve())
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.mode, 0.001)
+        if self.dropout is None:
+            self.dropout = DEFAULT_DROPOUT.get(self.mode, 0.5)
         self.check()
 
     def check(self) -> None:

@@ -213,6 +213,7 @@ class JobRecord:
     pid: int | None = None
     settings: dict = field(default_factory=dict)
     dataset: dict = field(default_factory=dict)
+    kept: dict = field(default_factory=dict)  # the epoch whose weights were saved (0-based)
     strategy: str = ""
     created: float = 0.0
     launched: bool = False  # started by the app (this session or an earlier one)
@@ -270,6 +271,7 @@ def read_job(job_dir: str | Path) -> JobRecord:
         pid=_integer(status.get("pid")) or _integer(run.get("pid")),
         settings=_mapping(job.get("settings")),
         dataset=_mapping(job.get("dataset")),
+        kept=_mapping(job.get("kept")),
         strategy=_text(job.get("strategy")),
         created=finite_number(job.get("created"))
         or finite_number(run.get("started"))

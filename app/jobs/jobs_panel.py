@@ -423,11 +423,13 @@ class JobsPanel(QWidget):
             )
         if record.strategy:
             parts.append(f"on {record.strategy}")
-        self.details.setText(" · ".join(parts) + f"\n{record.path}")
+        kept = _kept_text(record.kept)
+        self.details.setText(" · ".join(parts) + (f"\n{kept}" if kept else "") + f"\n{record.path}")
         if self._metrics is not None:
             metrics, changed = self._metrics.read()
             if changed:
                 self.curves.set_metrics(metrics)
+        self.curves.mark_kept(record.kept if record.state == "finished" else None)
         self.evaluation.set_report(job_store.read_evaluation(record.path))
         log = job_store.read_log(record.path)
         if log != self.log.toPlainText():
@@ -465,9 +467,11 @@ class JobsPanel(QWidget):
         elif kind == "done":
             evaluation = event.get("eval")
             top1 = evaluation.get("top1") if isinstance(evaluation, dict) else None
+            kept = event.get("kept") if isinstance(event.get("kept"), dict) else {}
+            epoch = f" (epoch {kept['epoch'] + 1})" if isinstance(kept.get("epoch"), int) else ""
             self.notice_requested.emit(
                 f"Training job {Path(job_dir).name} finished: "
-                f"validation accuracy {(job_store.finite_number(top1) or 0) * 100:.1f}%.",
+                f"validation accuracy {(job_store.finite_number(top1) or 0) * 100:.1f}%{epoch}.",
                 "info",
             )
         if kind in ("step", "phase", "start", "epoch", "done", "error", "cancelled"):
@@ -496,3 +500,15 @@ class JobsPanel(QWidget):
 
 def _html(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _kept_text(kept: dict) -> str:
+    """ "Saved model: epoch 7 (best validation accuracy 95.8%)" from job.json's "kept"."""
+    epoch = kept.get("epoch")
+    if not isinstance(epoch, int):
+        return ""
+    rule = kept.get("rule")
+    why = "best validation accuracy" if rule == "best" else str(rule)
+    accuracy = job_store.finite_number(kept.get("val_accuracy"))
+    shown = f" {accuracy * 100:.1f}%" if accuracy is not None and rule == "best" else ""
+    return f"Saved model: epoch {epoch + 1} ({why}{shown})"

@@ -2,12 +2,14 @@
 
 The x axis is in epochs: a step record sits at ``epoch + step / steps``, an epoch record at
 the end of its epoch, so the noisy per-step training loss and the per-epoch averages and
-validation values line up.
+validation values line up. A dashed vertical line marks the epoch whose weights the job keeps
+(or, while it runs, the best epoch so far).
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from .. import style
@@ -15,6 +17,7 @@ from .. import style
 TRAIN_STEP = "#5b9cff55"
 TRAIN = "#5b9cff"
 VAL = "#f0b429"
+KEPT = "#7bd88f"
 
 
 class TrainingCurves(QWidget):
@@ -45,6 +48,16 @@ class TrainingCurves(QWidget):
                 pen=pg.mkPen(VAL, width=2), symbol="o", symbolSize=5, symbolBrush=VAL,
                 symbolPen=None, name="validation",
             )  # fmt: skip
+        self.kept_lines = []
+        for plot in (self.loss_plot, self.accuracy_plot):
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=pg.mkPen(KEPT, width=1.5, style=Qt.PenStyle.DashLine),
+                label="", labelOpts={"position": 0.92, "color": KEPT},
+            )  # fmt: skip
+            line.setVisible(False)
+            plot.addItem(line)
+            self.kept_lines.append(line)
+        self._best_so_far = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
@@ -62,10 +75,31 @@ class TrainingCurves(QWidget):
                                                 [e[key] for e in train])  # fmt: skip
             self.curves[f"val_{key}"].setData([e["epoch"] + 1 for e in val],
                                               [e[f"val_{key}"] for e in val])  # fmt: skip
+        best = [e["epoch"] for e in metrics.epochs if e.get("best")]
+        self._best_so_far = best[-1] if best else None
+
+    def mark_kept(self, kept: dict | None) -> None:
+        """Mark ``kept["epoch"]`` (0-based, a finished job's job.json "kept"), or without it
+        the best epoch so far of the metrics last drawn; nothing if there is neither."""
+        epoch = kept.get("epoch") if kept else self._best_so_far
+        text = "kept" if kept else "best so far"
+        for line in self.kept_lines:
+            line.setVisible(isinstance(epoch, int))
+            if isinstance(epoch, int):
+                line.setValue(epoch + 1)
+                line.label.setFormat(text)
+
+    def marked_epoch(self) -> int | None:
+        """The epoch (1-based, as on the axis) the line marks, or None (for tests)."""
+        line = self.kept_lines[0]
+        return int(round(line.value())) if line.isVisible() else None
 
     def clear(self) -> None:
         for curve in self.curves.values():
             curve.setData([], [])
+        self._best_so_far = None
+        for line in self.kept_lines:
+            line.setVisible(False)
 
     def point_counts(self) -> dict[str, int]:
         """How many points each curve shows (what a test can check)."""

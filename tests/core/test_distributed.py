@@ -82,7 +82,7 @@ def test_one_replica_and_two_logical_cpu_replicas_give_the_same_weights(
     two_classes, synthetic_home, tmp_path
 ):
     home, installed = synthetic_home
-    options = ["--mode", "full", "--epochs", "1", "--batch-size", "8", "--lr", "0.001", *EXACT]
+    options = ["--mode", "full", "--epochs", "1", "--batch-size", "8", "--lr", "0.01", *EXACT]
     one = _train(two_classes, tmp_path / "one", *options, home=home)
     two = _train(two_classes, tmp_path / "two", *options, "--cpu-replicas", "2", home=home)
     assert one[1]["event"] == "start" and one[1]["replicas"] == 1

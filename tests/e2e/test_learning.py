@@ -234,3 +234,30 @@ def test_a_diverging_job_fails_naming_the_learning_rate_and_keeps_its_checkpoint
         value = reader.get_tensor(name)
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
             assert np.isfinite(value).all(), name
+
+
+def test_a_cancelled_and_resumed_job_keeps_the_best_epoch_of_both_runs(
+    home, scenes, tmp_path, monkeypatch
+):
+    from alexnet_tf.training.loop import TrainingJob, prepare_resume
+    from alexnet_tf.training.settings import TrainSettings
+
+    monkeypatch.setenv("ALEXNET_STUDIO_HOME", str(home))
+    job_dir = tmp_path / "job"
+    first = Events()
+    settings = TrainSettings(folder=str(scenes["root"]), seed=2, epochs=6)
+    stop = lambda: len(first.of("epoch")) >= 3  # noqa: E731 - cancel after the third epoch
+    assert TrainingJob(settings, job_dir, reporter=first, stop=stop).run() == 0
+    assert first.of("cancelled") and not first.of("done")
+    second = Events()
+    assert (
+        TrainingJob(prepare_resume(job_dir, {}), job_dir, resume=True, reporter=second).run() == 0
+    )
+    lines = (job_dir / "metrics.jsonl").read_text().splitlines()
+    epochs = [e for e in map(strict_json, lines) if e["kind"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == list(range(6))
+    best = max(epochs, key=lambda e: (e["val_accuracy"], -e["val_loss"]))
+    kept = second.of("done")[0]["kept"]
+    assert kept["epoch"] == best["epoch"]
+    assert kept["val_accuracy"] == pytest.approx(best["val_accuracy"])
+    assert kept["val_loss"] == pytest.approx(best["val_loss"], rel=1e-4)

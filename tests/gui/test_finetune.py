@@ -147,6 +147,11 @@ def test_finetune_from_the_app_end_to_end(qtbot, window, dataset, tmp_path):
     qtbot.waitUntil(lambda: record().state == "finished", timeout=JOB_MS)
     qtbot.waitUntil(lambda: panel.curves.point_counts()["val_accuracy"] == EPOCHS, timeout=5_000)
     assert panel.curves.point_counts()["train_loss"] == EPOCHS
+    # The epoch whose weights were saved: named under the job and marked on the curves.
+    kept = json.loads((record().path / "job.json").read_text())["kept"]
+    qtbot.waitUntil(lambda: "Saved model: epoch" in panel.details.text(), timeout=5_000)
+    assert f"Saved model: epoch {kept['epoch'] + 1} " in panel.details.text()
+    assert panel.curves.marked_epoch() == kept["epoch"] + 1
 
     # The evaluation of the finished job.
     evaluation = panel.evaluation
