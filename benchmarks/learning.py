@@ -35,30 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import machine_header, markdown_table  # noqa: E402
 
+from tests.learning_reference import logistic_regression_accuracy  # noqa: E402
 from tests.photo_folders import PHOTO_FOLDERS, make_photo_folder  # noqa: E402
-
-
-def reference_accuracy(job_dir: Path, folder: Path, seed: int) -> float:
-    """Cross-validated logistic regression on the job's cached fc7 features (centre crops)."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from alexnet_tf.data.scan import scan_dataset
-    from alexnet_tf.training.pipeline import split_train_val
-
-    features = np.load(job_dir / "cache" / "features-fc7-2view.npy")[:, 0]
-    labels = np.array([item.label for item in scan_dataset(folder).items])
-    train_idx, val_idx = split_train_val(labels, 0.2, seed)
-    search = GridSearchCV(
-        make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
-        {"logisticregression__C": [0.001, 0.01, 0.1, 1.0]},
-        cv=3,
-    )
-    search.fit(features[train_idx], labels[train_idx])
-    return float(search.score(features[val_idx], labels[val_idx]))
 
 
 def run_one(home: Path, folder: Path, job_dir: Path, mode: str, seed: int) -> dict:
@@ -86,7 +64,7 @@ def run_one(home: Path, folder: Path, job_dir: Path, mode: str, seed: int) -> di
         "error": error, "reference": None,
     }  # fmt: skip
     if (job_dir / "cache" / "features-fc7-2view.npy").exists():
-        record["reference"] = reference_accuracy(job_dir, folder, seed)
+        record["reference"] = logistic_regression_accuracy(job_dir, folder, seed)
     return record
 
 

@@ -16,6 +16,20 @@ import sys
 from ..fileio import json_text
 
 
+def describe_kept(kept: dict) -> str:
+    """``epoch 7 (best validation accuracy 95.8%)`` from a job's "kept" record (0-based epoch
+    inside, 1-based shown); "" when there is none. The terminal, the log and the app say it so."""
+    epoch = kept.get("epoch") if isinstance(kept, dict) else None
+    if not isinstance(epoch, int):
+        return ""
+    rule = kept.get("rule")
+    accuracy = kept.get("val_accuracy")
+    if rule != "best":
+        return f"epoch {epoch + 1} ({rule})"
+    shown = f" {accuracy * 100:.1f}%" if isinstance(accuracy, (int, float)) else ""
+    return f"epoch {epoch + 1} (best validation accuracy{shown})"
+
+
 def format_duration(seconds, unknown: str = "--:--") -> str:
     """``1:02:03`` or ``2:03`` for a number of seconds; ``unknown`` for ``None``."""
     if seconds is None:
@@ -101,14 +115,9 @@ class ProgressReporter:
             best = " (best so far)" if f.get("best") else ""
             return f"epoch {f['epoch'] + 1}: " + ", ".join(shown) + best
         if event == "done":
-            kept = f.get("kept") or {}
             text = f"Done. Model saved to {f['model_path']}"
-            if kept:
-                why = "best validation accuracy" if kept["rule"] == "best" else kept["rule"]
-                text += f"\nKept the weights of epoch {kept['epoch'] + 1} ({why})"
-                if kept.get("val_accuracy") is not None:
-                    text += f": validation accuracy {kept['val_accuracy']:.3f}"
-            return text
+            kept = describe_kept(f.get("kept") or {})
+            return text + (f"\nKept the weights of {kept}" if kept else "")
         if event == "cancelled":
             return f["message"]
         if event == "error":

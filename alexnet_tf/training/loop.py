@@ -37,7 +37,7 @@ from .checkpoints import (  # noqa: E402
     save_checkpoint,
     tf_error_reason,
 )
-from .events import ProgressReporter  # noqa: E402
+from .events import ProgressReporter, describe_kept  # noqa: E402
 from .job import (  # noqa: E402
     JobFolder,
     JobFolderError,
@@ -259,12 +259,6 @@ class Network:
     epoch_var: object
     step_var: object
     fresh: bool  # nothing was restored: fc8 is still to be prepared
-
-
-def describe_kept(kept: dict) -> str:
-    """``kept epoch 7 of 10 (best validation accuracy)`` for messages (epochs 1-based)."""
-    why = "best validation accuracy" if kept["rule"] == "best" else kept["rule"]
-    return f"kept epoch {kept['epoch'] + 1} ({why})"
 
 
 class TrainingJob:
@@ -793,7 +787,7 @@ class TrainingJob:
         if summary:
             kept.update(val_accuracy=summary["top1"], val_loss=summary["loss"])
         done_steps = data.total_steps
-        message = f"finished: model saved to {model_path} ({describe_kept(kept)})"
+        message = f"finished: model saved to {model_path} (weights of {describe_kept(kept)})"
         if choice.is_chief:
             job.write_json(job.job_json, {**read_job_json(self.job_dir), "kept": kept})
         # The step count a test (or a user) can check: epochs x steps_per_epoch, however
@@ -826,7 +820,7 @@ class TrainingJob:
             return last
         best = network.best.describe()
         if best is None:  # no validation images: nothing to choose by
-            return {**last, "rule": "last (no validation images)"}
+            return {**last, "rule": "last, no validation images"}
         network.best.restore_into(network.net.trainable_variables)
         return {"epoch": best["epoch"], "rule": "best"}
 

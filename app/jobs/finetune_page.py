@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -217,7 +218,8 @@ class SettingsForm(QWidget):
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(5)
         self.lr.setRange(0.00001, 1.0)
-        self.lr.setSingleStep(0.001)
+        # rates span 0.0001 (top, full) to 0.001 (head): steps of a tenth of the value
+        self.lr.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         self.lr.setValue(DEFAULT_LR["head"])
         self.val_share = QSpinBox()
         self.val_share.setRange(0, 50)
@@ -248,7 +250,7 @@ class SettingsForm(QWidget):
         row("Mode", self.mode, self.mode_help)
         row("Epochs", self.epochs, "Passes over the images; stop when validation accuracy stalls.")
         row("Batch size", self.batch_size, "Images per step. Lower it if memory runs out.")
-        row("Learning rate", self.lr, "SGD step (momentum 0.9); lower it if the loss jumps.")
+        row("Learning rate", self.lr, "Peak rate, decayed along a cosine; a diverging job stops.")
         row("Validation share", self.val_share, "Kept out of training to measure accuracy.")
         row("Precision", self.precision, self.precision_help)
         row("Job name", self.name, "The job folder's name; the date is added.")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alexnet_tf.training.events import format_duration
+from alexnet_tf.training.events import describe_kept, format_duration
 
 from .. import style
 from . import job_store
@@ -423,8 +423,9 @@ class JobsPanel(QWidget):
             )
         if record.strategy:
             parts.append(f"on {record.strategy}")
-        kept = _kept_text(record.kept)
-        self.details.setText(" · ".join(parts) + (f"\n{kept}" if kept else "") + f"\n{record.path}")
+        kept = describe_kept(record.kept)
+        kept = f"\nSaved model: {kept}" if kept else ""
+        self.details.setText(" · ".join(parts) + kept + f"\n{record.path}")
         if self._metrics is not None:
             metrics, changed = self._metrics.read()
             if changed:
@@ -500,15 +501,3 @@ class JobsPanel(QWidget):
 
 def _html(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _kept_text(kept: dict) -> str:
-    """ "Saved model: epoch 7 (best validation accuracy 95.8%)" from job.json's "kept"."""
-    epoch = kept.get("epoch")
-    if not isinstance(epoch, int):
-        return ""
-    rule = kept.get("rule")
-    why = "best validation accuracy" if rule == "best" else str(rule)
-    accuracy = job_store.finite_number(kept.get("val_accuracy"))
-    shown = f" {accuracy * 100:.1f}%" if accuracy is not None and rule == "best" else ""
-    return f"Saved model: epoch {epoch + 1} ({why}{shown})"

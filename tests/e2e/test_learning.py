@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.cli import run_cli
+from tests.learning_reference import job_split, logistic_regression_accuracy
 from tests.photo_folders import make_photo_folder
 
 pytestmark = pytest.mark.slow
@@ -66,41 +67,13 @@ def train(home, folder, job_dir, monkeypatch, **settings):
     return events
 
 
-def job_split(job_dir, folder, seed):
-    """(labels, train indices, validation indices) of a job, as the job made them."""
-    from alexnet_tf.data.scan import scan_dataset
-    from alexnet_tf.training.pipeline import split_train_val
-
-    labels = np.array([item.label for item in scan_dataset(folder).items])
-    return (labels, *split_train_val(labels, 0.2, seed))
-
-
-def logistic_regression_accuracy(job_dir, folder, seed) -> float:
-    """The reference: a cross-validated logistic regression on the job's cached fc7 features
-    (centre crops), trained on its training images, scored on its validation images."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    features = np.load(job_dir / "cache" / "features-fc7-2view.npy")[:, 0]
-    labels, train_idx, val_idx = job_split(job_dir, folder, seed)
-    search = GridSearchCV(
-        make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
-        {"logisticregression__C": [0.001, 0.01, 0.1, 1.0]},
-        cv=3,
-    )
-    search.fit(features[train_idx], labels[train_idx])
-    return float(search.score(features[val_idx], labels[val_idx]))
-
-
 def saved_model_on_validation(job_dir, folder, seed) -> tuple[float, float]:
     """(accuracy, cross-entropy) of the saved model.keras on the job's validation images."""
     from alexnet_tf.inference import load_model_file
     from alexnet_tf.preprocess import center_crop, normalize
     from alexnet_tf.training.pipeline import load_image_cache
 
-    labels, _, val_idx = job_split(job_dir, folder, seed)
+    labels, _, val_idx = job_split(folder, seed)
     images = load_image_cache(job_dir / "cache" / "images-256.npy")
     model = load_model_file(job_dir / "model" / "model.keras")
     probabilities = model.predict(normalize(center_crop(np.asarray(images[val_idx]))), verbose=0)
