@@ -2,7 +2,8 @@
 
     xvfb-run -s "-screen 0 1280x800x24" python docs/make_screenshots_jobs.py
 
-A real training job runs (head mode) on generated pictures of shapes, starting from synthetic
+A real training job runs (head mode, default settings) on crops of photos that scikit-image ships
+(tests/photo_folders.py), starting from synthetic
 stand-in "ImageNet" weights in a temporary data folder: the numbers show the app at work,
 not what AlexNet's real features achieve.
 """
@@ -25,11 +26,11 @@ OUT = ROOT / "docs" / "screenshots"
 def main() -> int:
     from PySide6.QtWidgets import QApplication
 
-    from tests.datasets import make_image_folder
+    from tests.photo_folders import make_photo_folder
     from tests.synthetic_weights import install_synthetic_imagenet_weights
 
     install_synthetic_imagenet_weights(HOME / "home")
-    data = make_image_folder(HOME / "Pictures" / "shapes", classes=5, per_class=24, size=96)
+    data = make_photo_folder(HOME / "Pictures" / "photos", "subjects", per_class=30)
 
     app = QApplication(sys.argv[:1])
     from app.main_window import MainWindow
@@ -59,9 +60,7 @@ def main() -> int:
     ui.show_finetune()
     page.set_folder(data["root"])
     wait(lambda: page.scan is not None)
-    page.settings.epochs.setValue(60)
-    page.settings.batch_size.setValue(16)
-    page.settings.lr.setValue(0.003)
+    page.settings.epochs.setValue(30)  # the other settings: the defaults
     shot("finetune_scan")
 
     page.start_button.click()

@@ -232,7 +232,8 @@ def test_a_read_only_job_folder_is_refused_clearly_and_loses_nothing(home, datas
         error = _events(output)[-1]
         assert error["event"] == "error"
         print(f"read-only while running: {error['message']}")
-        assert f"in {job}" in error["message"] and "read-only" in error["message"], error
+        # names the job folder (the checkpoint save or another write may be the first to fail)
+        assert str(job) in error["message"] and "read-only" in error["message"], error
         before = _snapshot(job)
 
         # A resume while it is still read-only is refused at once, and changes nothing.

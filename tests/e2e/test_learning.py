@@ -169,8 +169,11 @@ def test_full_mode_does_not_blow_up_and_keeps_up_with_head_mode(home, tmp_path, 
     head = train(home, folder["root"], tmp_path / "head", monkeypatch, mode="head", **common)
     full = train(home, folder["root"], tmp_path / "full", monkeypatch, mode="full", **common)
     losses = [e["loss"] for e in full.of("epoch")]
-    assert max(losses) <= 1.5 * losses[0], losses
+    # fc8 is fitted first, so the first epoch already starts far below chance (~0.06 here) and
+    # later epochs wobble around 0.1-0.3 (docs/finetune.md); before the recipe, full mode's
+    # epoch losses went to 11-25. No epoch may come back even halfway to chance.
     assert all(math.isfinite(x) for x in losses)
+    assert max(losses) < 0.5 * math.log(3), losses
     kept = full.of("done")[0]["kept"]
     assert kept["val_accuracy"] >= head.of("done")[0]["kept"]["val_accuracy"], (
         full.of("epoch"), head.of("epoch"),
