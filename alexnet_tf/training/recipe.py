@@ -4,9 +4,9 @@ Baseline: the AlexNet paper's SGD with momentum 0.9 and weight decay 5e-4. What 
 changes, and why (measured in docs/finetune.md):
 
 - fc8 reads *standardised* fc7 features (zero mean, unit variance per feature, statistics of
-  the training images at the start). Raw fc7 activations of the BVLC network have a squared
-  norm of a few thousand, so plain SGD on fc8 needs a learning rate that depends on the
-  network's activation scale; at 0.01 it swung between chance and good from seed to seed.
+  the training images at the start). Raw fc7 activations at a trained network's scale have a
+  squared norm of about 3000 (measured on the test weights), so plain SGD on fc8 needs a rate
+  that depends on the network's activation scale; at 0.01 it swung between chance and good from seed to seed.
   The standardisation is a fixed affine map, folded into fc8 when the model is saved
   (``fold_standardization``), so the saved model is a plain AlexNet.
 - The new fc8 starts at zero (loss ln(classes), no random preference) and, in top and full
@@ -38,7 +38,8 @@ TRAINED_LAYERS = {
     "top": ("fc6", "fc7", "fc8"),
     "full": ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"),
 }
-# Base learning rates (fc8 on standardised features; every trained layer in top and full).
+# Peak learning rates: of fc8 on standardised features; in top and full modes, also the
+# fraction of their own norm the layers below fc8 move per step (``layerwise_sgd``).
 DEFAULT_LR = {"head": 0.001, "top": 0.0001, "full": 0.0001}
 # Dropout before fc6/fc7/fc8 while training. Off when layers below fc8 train: fc8 was fitted
 # first on features computed without dropout, and dropout on fc6 changes fc7's features by
