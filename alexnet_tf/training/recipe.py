@@ -6,7 +6,8 @@ changes, and why (measured in docs/finetune.md):
 - fc8 reads *standardised* fc7 features (zero mean, unit variance per feature, statistics of
   the training images at the start). Raw fc7 activations at a trained network's scale have a
   squared norm of about 3000 (measured on the test weights), so plain SGD on fc8 needs a rate
-  that depends on the network's activation scale; at 0.01 it swung between chance and good from seed to seed.
+  that depends on the network's activation scale; at 0.01 it swung between chance and good
+  from seed to seed.
   The standardisation is a fixed affine map, folded into fc8 when the model is saved
   (``fold_standardization``), so the saved model is a plain AlexNet.
 - The new fc8 starts at zero (loss ln(classes), no random preference) and, in top and full
