@@ -787,7 +787,7 @@ class TrainingJob:
         if summary:
             kept.update(val_accuracy=summary["top1"], val_loss=summary["loss"])
         done_steps = data.total_steps
-        message = f"finished: model saved to {model_path} (weights of {describe_kept(kept)})"
+        message = f"finished: model saved to {model_path}, weights of {describe_kept(kept)}"
         if choice.is_chief:
             job.write_json(job.job_json, {**read_job_json(self.job_dir), "kept": kept})
         # The step count a test (or a user) can check: epochs x steps_per_epoch, however
