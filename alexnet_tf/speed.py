@@ -155,8 +155,8 @@ def precision_advice(entry: dict | None) -> str:
     """One sentence on whether mixed precision trains faster here, from the measurement."""
     if not entry:
         return (
-            "Not measured on this machine yet (it runs once, in the background, the first "
-            "time a model runs; `alexnet-studio info --measure` does it now)."
+            "Not measured on this machine yet (once, in the background; now: "
+            "`alexnet-studio info --measure`)."
         )
     best = _best_rates(entry)
     fp32 = best.get("fp32")
