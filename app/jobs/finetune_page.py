@@ -272,9 +272,7 @@ class SettingsForm(QWidget):
             )
         if not self._precision_chosen:
             self.precision.setCurrentIndex(self.precision.findData(recommended))
-        self.precision_help.setText(
-            "fp32 is exact. " + precision_advice(entry)
-        )
+        self.precision_help.setText("fp32 is exact. " + precision_advice(entry))
 
     def _on_mode_changed(self) -> None:
         key = self.mode.currentData()
