@@ -48,14 +48,22 @@ def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
         timeout=30_000,
     )
     assert not ui.evaluation.is_running()
+    assert "6 images (centre crop)" in dialog.summary.text()
 
-    # A second, longer run (ten crops of 96 images), cancelled from the dialog.
+    # Ticking "Ten crops" evaluates the same folder again, the paper's way.
+    dialog.ten_crops.click()
+    qtbot.waitUntil(lambda: dialog.view.report is not None, timeout=MODEL_TIMEOUT_MS)
+    assert dialog.view.report["crops"] == "10"
+    assert "6 images (ten crops each)" in dialog.summary.text()
+    qtbot.waitUntil(lambda: not ui.evaluation.is_running(), timeout=30_000)
+
+    # A longer run (ten crops of 96 images), cancelled from the dialog.
     folder = tmp_path / "many" / imagenet_wnids()[0]
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(96):
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
-    ui.evaluate(tmp_path / "many", crops="10")
+    ui.evaluate(tmp_path / "many")
     qtbot.waitUntil(lambda: dialog.progress.value() >= 32, timeout=MODEL_TIMEOUT_MS)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: "Cancelled after" in dialog.summary.text(), timeout=MODEL_TIMEOUT_MS)
