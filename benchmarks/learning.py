@@ -62,6 +62,7 @@ def run_one(home: Path, folder: Path, job_dir: Path, mode: str, seed: int) -> di
         "worst_rise": max(rises) if rises else None,
         "max_over_first": max(losses) / losses[0] if losses else None,
         "error": error, "reference": None,
+        "losses": losses, "val_accuracies": [e["val_accuracy"] for e in epochs],
     }  # fmt: skip
     if (job_dir / "cache" / "features-fc7-2view.npy").exists():
         record["reference"] = logistic_regression_accuracy(job_dir, folder, seed)

@@ -15,8 +15,9 @@ changes, and why (measured in docs/finetune.md):
   layers below then start fine-tuning from a sensible classifier instead of from gradients of
   a random one, which is what blew the loss up to 25 in full mode.
 - Layers below fc8 take steps relative to their weights' norm (``layerwise_sgd``): one plain
-  rate cannot suit conv1 (fed pixels of +-128) and fc7 at once. No dropout in top and full
-  modes (``DEFAULT_DROPOUT``).
+  rate cannot suit conv1 (fed pixels of +-128) and fc7 at once; and a tenth of fc8's rate
+  (``BELOW_FC8_RATE``), so they adapt without undoing the classifier fitted on them. No
+  dropout in top and full modes (``DEFAULT_DROPOUT``).
 - The rate decays along a half cosine to zero (after a one-epoch linear warm-up when layers
   below fc8 train), so the last epochs settle instead of bouncing.
 - The kept model is the epoch with the best validation accuracy (see ``BestEpoch``).
@@ -39,9 +40,15 @@ TRAINED_LAYERS = {
     "top": ("fc6", "fc7", "fc8"),
     "full": ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"),
 }
-# Peak learning rates: of fc8 on standardised features; in top and full modes, also the
-# fraction of their own norm the layers below fc8 move per step (``layerwise_sgd``).
+# Peak learning rates of fc8 on standardised features.
 DEFAULT_LR = {"head": 0.001, "top": 0.0001, "full": 0.0001}
+# Layers below fc8 move per step by this fraction of the rate, relative to their own norm
+# (``layerwise_sgd``). Why a tenth: a step of relative size r along a gradient (a sum of a few
+# outer products of the batch's inputs) changes a layer's outputs by up to r*sqrt(fan_in)
+# relative, 20x (conv1) to 96x (fc6) more; at the full rate (1e-4, 10x more with momentum)
+# fc6 and fc7 moved their outputs by several percent per step and top/full training losses
+# climbed to 3-6x their first epoch's (docs/finetune.md).
+BELOW_FC8_RATE = 0.1
 # Dropout before fc6/fc7/fc8 while training. Off when layers below fc8 train: fc8 was fitted
 # first on features computed without dropout, and dropout on fc6 changes fc7's features by
 # more than a small dataset's fine-tuning recovers (measured: top mode's validation accuracy
@@ -85,7 +92,8 @@ def layerwise_sgd():
     layers is too small for some and explodes others: measured, full mode at a plain rate of
     2e-5 still lost half its validation accuracy in the warm-up epoch. Scaling each tensor's
     gradient to the tensor's own norm (layer-wise adaptive rates, "LARS", You et al. 2017)
-    makes the rate a fraction of the weights moved per step, whatever the scale. fc8 reads
+    makes the rate a fraction of the weights moved per step, whatever the scale; that fraction
+    is ``BELOW_FC8_RATE`` times the rate. fc8 reads
     standardised features, so its plain gradient is already well scaled (and it starts at
     zero, where a relative step would never move it).
     """
@@ -104,7 +112,7 @@ def layerwise_sgd():
                 gradient_norm = ops.sqrt(ops.sum(ops.square(gradient)))
                 usable = ops.logical_and(weight_norm > 0, gradient_norm > 0)
                 ratio = ops.where(usable, weight_norm / ops.maximum(gradient_norm, 1e-12), 1.0)
-                gradient = gradient * ops.cast(ratio, gradient.dtype)
+                gradient = gradient * ops.cast(ratio * BELOW_FC8_RATE, gradient.dtype)
             super().update_step(gradient, variable, learning_rate)
 
     return LayerwiseSGD

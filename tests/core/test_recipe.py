@@ -124,3 +124,34 @@ def test_non_finite_probabilities_are_refused_and_classify_json_stays_json(broke
         assert "NaN" in result.stderr and "NaN" not in result.stdout
         for line in result.stdout.splitlines():
             json.loads(line, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+
+
+@pytest.mark.parametrize("gradient_scale", [1e-3, 1e3])
+def test_layers_below_fc8_move_a_fixed_fraction_of_their_norm_whatever_the_gradient(
+    gradient_scale,
+):
+    """What keeps conv1 (fed pixels of +-128) and fc7 on one rate: a step below fc8 moves the
+    weights by BELOW_FC8_RATE x rate of their own norm; fc8 takes the plain gradient step."""
+    import keras
+
+    from alexnet_tf.training.recipe import BELOW_FC8_RATE, layerwise_sgd
+
+    rng = np.random.default_rng(0)
+    below = keras.Variable(rng.normal(0, 0.01, (20, 10)).astype(np.float32), name="kernel")
+    below_start = np.array(below.numpy())
+    layer = keras.layers.Dense(3, name="fc8")
+    layer.build((None, 4))
+    fc8 = layer.kernel
+    fc8_start = np.array(fc8.numpy())
+    lr = 0.01
+    optimizer = layerwise_sgd()(lr, momentum=0.0)
+    optimizer.build([below, fc8])
+    assert fc8.path.startswith("fc8") and not below.path.startswith("fc8")
+    gradients = [
+        rng.normal(0, gradient_scale, below.shape).astype(np.float32),
+        np.full(fc8.shape, gradient_scale, np.float32),
+    ]
+    optimizer.apply_gradients(zip(gradients, [below, fc8], strict=True))
+    moved = np.linalg.norm(below.numpy() - below_start) / np.linalg.norm(below_start)
+    assert moved == pytest.approx(lr * BELOW_FC8_RATE, rel=1e-4)
+    np.testing.assert_allclose(fc8_start - fc8.numpy(), lr * gradients[1], rtol=0.02)

@@ -163,21 +163,24 @@ def test_head_mode_learns_the_same_with_fc7_activations_100x_larger(
     )
 
 
-def test_full_mode_does_not_blow_up_and_keeps_up_with_head_mode(home, tmp_path, monkeypatch):
-    folder = make_photo_folder(tmp_path / "small", "scenes", per_class=24, bad_files=False)
-    common = dict(seed=1, epochs=4, batch_size=16)
+def test_top_and_full_modes_do_not_blow_up_and_keep_up_with_head_mode(
+    home, tmp_path, monkeypatch
+):
+    # The grey textures: the folder where the layers below fc8, at fc8's own rate, pushed the
+    # loss to 3-6x its first epoch's and validation accuracy down from 0.88 to 0.71.
+    folder = make_photo_folder(tmp_path / "small", "textures", per_class=24, bad_files=False)
+    common = dict(seed=5, epochs=5, batch_size=16)
     head = train(home, folder["root"], tmp_path / "head", monkeypatch, mode="head", **common)
-    full = train(home, folder["root"], tmp_path / "full", monkeypatch, mode="full", **common)
-    losses = [e["loss"] for e in full.of("epoch")]
-    # fc8 is fitted first, so the first epoch already starts far below chance (~0.06 here) and
-    # later epochs wobble around 0.1-0.3 (docs/finetune.md); before the recipe, full mode's
-    # epoch losses went to 11-25. No epoch may come back even halfway to chance.
-    assert all(math.isfinite(x) for x in losses)
-    assert max(losses) < 0.5 * math.log(3), losses
-    kept = full.of("done")[0]["kept"]
-    assert kept["val_accuracy"] >= head.of("done")[0]["kept"]["val_accuracy"], (
-        full.of("epoch"), head.of("epoch"),
-    )  # fmt: skip
+    head_kept = head.of("done")[0]["kept"]["val_accuracy"]
+    for mode in ("top", "full"):
+        run = train(home, folder["root"], tmp_path / mode, monkeypatch, mode=mode, **common)
+        losses = [e["loss"] for e in run.of("epoch")]
+        # Before the recipe, full mode's epoch losses went to 11-25; then to 3-6x the first.
+        assert all(math.isfinite(x) for x in losses)
+        assert max(losses) <= 1.5 * losses[0], (mode, losses)
+        assert max(losses) < 0.5 * math.log(3), (mode, losses)
+        kept = run.of("done")[0]["kept"]["val_accuracy"]
+        assert kept >= head_kept, (mode, run.of("epoch"), head.of("epoch"))
 
 
 def test_a_diverging_job_fails_naming_the_learning_rate_and_keeps_its_checkpoint(
