@@ -163,9 +163,7 @@ def test_head_mode_learns_the_same_with_fc7_activations_100x_larger(
     )
 
 
-def test_top_and_full_modes_do_not_blow_up_and_keep_up_with_head_mode(
-    home, tmp_path, monkeypatch
-):
+def test_top_and_full_modes_do_not_blow_up_and_keep_up_with_head_mode(home, tmp_path, monkeypatch):
     # The grey textures: the folder where the layers below fc8, at fc8's own rate, pushed the
     # loss to 3-6x its first epoch's and validation accuracy down from 0.88 to 0.71.
     folder = make_photo_folder(tmp_path / "small", "textures", per_class=24, bad_files=False)
