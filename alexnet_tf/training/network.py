@@ -45,11 +45,13 @@ class FeatureStandardizer(keras.layers.Layer):
         return tf.cast(inputs, self.compute_dtype) * self.scale + self.shift
 
 
-def build_training_net(model, standardizer: FeatureStandardizer, *, features_input: bool):
+def build_training_net(model, standardizer: FeatureStandardizer, *, features_input: bool,
+                       fc8_dropout: float | None = None):  # fmt: skip
     """The network that trains: ``model``'s layers, fc7 -> standardizer -> drop7 -> fc8.
 
     With ``features_input`` it starts from cached fc7 activations (head mode, and top and full
     modes' first fit of fc8); otherwise from images, through every layer of ``model``.
+    ``fc8_dropout`` replaces drop7's rate (top and full modes fit fc8 first as head mode does).
     """
     if features_input:
         inputs = keras.Input((FEATURE_DIM,), name="fc7_features")
@@ -58,7 +60,10 @@ def build_training_net(model, standardizer: FeatureStandardizer, *, features_inp
         inputs = model.input
         x = model.get_layer("fc7").output
     x = standardizer(x)
-    x = model.get_layer("drop7")(x)
+    if fc8_dropout is None:
+        x = model.get_layer("drop7")(x)
+    else:
+        x = keras.layers.Dropout(fc8_dropout, name="drop7_first_fit")(x)
     x = model.get_layer("fc8")(x)
     outputs = model.get_layer("prob")(x)
     return keras.Model(inputs, outputs, name="alexnet_head" if features_input else "alexnet_train")

@@ -11,7 +11,8 @@ changes, and why (measured in docs/finetune.md):
   The standardisation is a fixed affine map, folded into fc8 when the model is saved
   (``fold_standardization``), so the saved model is a plain AlexNet.
 - The new fc8 starts at zero (loss ln(classes), no random preference) and, in top and full
-  modes, is first trained alone on cached features (``HEAD_FIRST_EPOCHS``, seconds): the
+  modes, is first trained alone on cached features as head mode trains it (its rate, its
+  dropout, ``HEAD_FIRST_EPOCHS``; seconds): the
   layers below then start fine-tuning from a sensible classifier instead of from gradients of
   a random one, which is what blew the loss up to 25 in full mode.
 - Layers below fc8 take steps relative to their weights' norm (``layerwise_sgd``): one plain
@@ -55,7 +56,7 @@ BELOW_FC8_RATE = 0.1
 # fell from 1.0 to 0.33-0.75 with it, stayed at 1.0 without; docs/finetune.md).
 DEFAULT_DROPOUT = {"head": 0.5, "top": 0.0, "full": 0.0}
 WARMUP_EPOCHS = {"head": 0, "top": 1, "full": 1}
-HEAD_FIRST_EPOCHS = 10  # top and full: fc8 alone on cached features first
+HEAD_FIRST_EPOCHS = 10  # top and full: fc8 alone on cached features first, as in head mode
 # A loss this many times ln(classes) (the loss of a uniform guess) has exploded.
 EXPLOSION_FACTOR = 10.0
 
