@@ -89,23 +89,33 @@ def table(records: list[dict]) -> str:
 
 
 def summary(records: list[dict]) -> str:
-    """Per folder and mode: worst and mean kept accuracy, worst gap to the reference."""
+    """Per folder and mode: worst and mean kept accuracy, mean final accuracy, the runs that
+    kept up with head mode (same folder and seed), the worst gap to the reference, the worst
+    loss over the first epoch's."""
+    head = {(r["folder"], r["seed"]): r for r in records if r["mode"] == "head"}
     rows = []
     keys = sorted({(r["folder"], r["mode"]) for r in records})
     for folder, mode in keys:
         runs = [r for r in records if (r["folder"], r["mode"]) == (folder, mode)]
         kept = [r["kept"] for r in runs if r["kept"] is not None]
+        final = [r["final"] for r in runs if r["final"] is not None]
         gaps = [r["kept"] - r["reference"] for r in runs
                 if r["kept"] is not None and r["reference"] is not None]  # fmt: skip
         overs = [r["max_over_first"] for r in runs if r["max_over_first"] is not None]
+        paired = [(r, head[(folder, r["seed"])]) for r in runs if (folder, r["seed"]) in head]
+        kept_up = sum(1 for r, h in paired if r["kept"] is not None and h["kept"] is not None
+                      and r["kept"] >= h["kept"] - 1e-9)  # fmt: skip
         failed = sum(1 for r in runs if r["error"])
         rows.append([
             folder, mode, len(runs), f"{min(kept):.2f}" if kept else "-",
             f"{sum(kept) / len(kept):.2f}" if kept else "-",
+            f"{sum(final) / len(final):.2f}" if final else "-",
+            "-" if mode == "head" else f"{kept_up}/{len(paired)}",
             f"{min(gaps):+.2f}" if gaps else "-", f"{max(overs):.2f}" if overs else "-", failed,
         ])  # fmt: skip
-    headers = ["folder", "mode", "runs", "worst kept val", "mean kept val",
-               "worst gap to log. regression", "worst max loss / first", "failed"]  # fmt: skip
+    headers = ["folder", "mode", "runs", "worst kept val", "mean kept val", "mean final val",
+               "kept >= head's (same seed)", "worst gap to log. regression",
+               "worst max loss / first", "failed"]  # fmt: skip
     return markdown_table(headers, rows)
 
 
