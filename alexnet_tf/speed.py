@@ -252,7 +252,7 @@ def measure(*, train_batch: int = 4, inference_batch: int = 8, rounds: int = 2) 
 
     from .forward import CompiledForward
     from .model import build_alexnet
-    from .training.loop import make_train_step
+    from .training.steps import make_train_step
 
     machine = describe_machine()
     started = time.perf_counter()

@@ -9,7 +9,7 @@ One training step = forward (dropout on), sparse cross-entropy, backward, SGD wi
 0.9 updating all 60,965,224 parameters. Contenders, interleaved round by round in one process:
 
 - Keras fp32 and ``mixed_bfloat16`` (LRN stays float32 by design), the step in a
-  training engine's own step (``alexnet_tf.training.loop.make_train_step``), with and
+  training engine's own step (``alexnet_tf.training.steps.make_train_step``), with and
   without XLA (``jit_compile``);
 - the same architecture and optimizer in PyTorch (benchmarks/torch_alexnet.py): fp32, fp32
   channels_last, and bf16 under ``torch.autocast``;
@@ -45,7 +45,7 @@ import torch  # noqa: E402
 from torch_alexnet import build_torch_alexnet  # noqa: E402
 
 from alexnet_tf.model import build_alexnet  # noqa: E402
-from alexnet_tf.training.loop import make_train_step  # noqa: E402
+from alexnet_tf.training.steps import make_train_step  # noqa: E402
 
 NUM_CLASSES = 1000
 LEARNING_RATE = 0.01

@@ -151,7 +151,7 @@ def test_fine_tuning_from_a_hostile_job_model_is_refused_and_runs_nothing(
     models, tmp_path, monkeypatch
 ):
     from alexnet_tf.model import build_alexnet
-    from alexnet_tf.training.loop import apply_init
+    from alexnet_tf.training.initial_weights import apply_init
 
     files, marker = models
     monkeypatch.setenv(MARKER_VARIABLE, str(marker))
