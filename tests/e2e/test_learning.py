@@ -72,14 +72,14 @@ def saved_model_on_validation(job_dir, folder, seed) -> tuple[float, float]:
     from alexnet_tf.inference import load_model_file
     from alexnet_tf.preprocess import center_crop, normalize
     from alexnet_tf.training.pipeline import load_image_cache
+    from alexnet_tf.training.steps import cross_entropy
 
     labels, _, val_idx = job_split(folder, seed)
     images = load_image_cache(job_dir / "cache" / "images-256.npy")
     model = load_model_file(job_dir / "model" / "model.keras")
     probabilities = model.predict(normalize(center_crop(np.asarray(images[val_idx]))), verbose=0)
-    picked = probabilities[np.arange(len(val_idx)), labels[val_idx]]
     accuracy = float(np.mean(probabilities.argmax(1) == labels[val_idx]))
-    return accuracy, float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+    return accuracy, cross_entropy(probabilities, labels[val_idx])
 
 
 @pytest.fixture(scope="module")
