@@ -48,7 +48,6 @@ from .job import (  # noqa: E402
     read_status_json,
 )
 from .recipe import (  # noqa: E402
-    DEFAULT_DROPOUT,
     DEFAULT_LR,
     HEAD_FIRST_EPOCHS,
     TRAINED_LAYERS,
@@ -483,7 +482,7 @@ class TrainingJob:
         self._phase("head", f"Fitting the new fc8 on the cached features first ({epochs} epochs)")
         with choice.strategy.scope():
             head = build_training_net(network.model, network.standardizer, features_input=True,
-                                      fc8_dropout=DEFAULT_DROPOUT["head"])  # fmt: skip
+                                      fc8_dropout=s.fc8_first_dropout)  # fmt: skip
             optimizer = make_optimizer("head", lr, data.steps, data.steps * epochs)
             optimizer.build(head.trainable_variables)
         step_fn = make_train_step(choice.strategy, head, optimizer, s.batch_size, jit_compile=False)

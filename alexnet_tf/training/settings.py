@@ -39,6 +39,9 @@ class TrainSettings:
     init: str = "auto"
     augment: bool = True
     dropout: float | None = None  # None: the recipe's for the mode
+    # Top and full modes fit fc8 alone first (see recipe). None: the --dropout given, else
+    # head mode's, so that `--dropout 0` means no dropout anywhere (an exact, repeatable run).
+    fc8_first_dropout: float | None = None
     momentum: float = 0.9
     keep: str = "best"  # the model saved: the best validation epoch's, or the last one's
     cpu_replicas: int = 1
@@ -51,6 +54,9 @@ class TrainSettings:
         self.folder = str(Path(self.folder).expanduser().resolve())
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.mode, 0.001)
+        if self.fc8_first_dropout is None:
+            given = self.dropout
+            self.fc8_first_dropout = DEFAULT_DROPOUT["head"] if given is None else given
         if self.dropout is None:
             self.dropout = DEFAULT_DROPOUT.get(self.mode, 0.5)
         self.check()

@@ -93,14 +93,15 @@ def test_one_replica_and_two_logical_cpu_replicas_give_the_same_weights(
     differences = {name: _relative_difference(a[name], b[name]) for name in a}
     assert max(differences.values()) < 1e-4, differences
 
-    # ...and training did change them, by far more than that tolerance.
+    # ...and training did change them, by far more than that tolerance (one step at the full
+    # rate after the warm-up step: conv1 moves by BELOW_FC8_RATE * 0.01 = 1e-3 of its norm).
     from alexnet_tf.model import build_alexnet
 
     initial = build_alexnet(1000, dropout=0)
     initial.load_weights(installed)
     for name in ("conv1/kernel", "fc7/kernel"):
         start = np.asarray(next(w for w in initial.weights if w.path == name))
-        assert _relative_difference(start, a[name]) > 1e-3, name
+        assert _relative_difference(start, a[name]) > 5e-4, name
 
 
 @pytest.mark.slow
