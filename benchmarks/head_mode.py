@@ -5,6 +5,11 @@ Run from the repository root::
 
     python benchmarks/head_mode.py [--images 500] [--epochs 10]
     python benchmarks/head_mode.py --mode full --images 320 --epochs 1 [--precision bf16]
+    python benchmarks/head_mode.py --mode full --images 960 --epochs 1 --precision bf16 --torch
+
+``--torch`` sets the loop against PyTorch fp32 full training steps (the same architecture and
+SGD, batch ``--batch-size``, ``benchmarks/training.py``'s step) timed in this process just
+before and just after the CLI run, so drifting machine speed falls on both.
 
 It writes a folder of ``--images`` generated images (the test suite's generator, 5 classes),
 installs synthetic ImageNet-like weights into a temporary data folder (real weights are never
@@ -41,6 +46,31 @@ from tests.datasets import make_image_folder  # noqa: E402
 from tests.synthetic_weights import install_synthetic_imagenet_weights  # noqa: E402
 
 
+def make_torch_step(batch_size: int):
+    """One PyTorch fp32 training step of AlexNet on a fixed random batch (training.py's)."""
+    import numpy as np
+    import torch
+    from training import torch_case
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 50, (batch_size, 227, 227, 3)).astype(np.float32)
+    labels = rng.integers(0, 1000, batch_size)
+    step = torch_case(images, labels, precision="fp32", channels_last=True)
+    step()  # first-call costs
+    return step
+
+
+def time_torch(step, steps: int = 5) -> list[float]:
+    """Seconds of ``steps`` calls of ``step``."""
+    times = []
+    for _ in range(steps):
+        began = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - began)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=500)
@@ -49,7 +79,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=("head", "top", "full"), default="head")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--torch", action="store_true", help="time PyTorch fp32 as a reference")
     args = parser.parse_args()
+    torch_step = make_torch_step(args.batch_size) if args.torch else None
+    torch_times = time_torch(torch_step) if torch_step else []
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -85,6 +118,7 @@ def main() -> None:
         total = time.perf_counter() - start
         if process.returncode != 0:
             sys.exit(f"train failed with exit status {process.returncode}")
+    torch_times += time_torch(torch_step) if torch_step else []
 
     print(machine_header())
     print(f"\n{args.mode} mode, {args.precision}, batch {args.batch_size}, {args.images} images "
@@ -95,6 +129,12 @@ def main() -> None:
     print(f"\nvalidation top-1 at the end: {val}")
     if rate:
         print(f"training speed at the end (the job's rolling images/s): {rate:.1f}")
+    if torch_times:
+        torch_rate = args.batch_size / sorted(torch_times)[len(torch_times) // 2]
+        print(f"PyTorch fp32 full training step, batch {args.batch_size}, median of "
+              f"{len(torch_times)} steps before and after: {torch_rate:.1f} images/s")
+        if rate:
+            print(f"the CLI loop ({args.precision}) vs PyTorch fp32: {rate / torch_rate:.2f}x")
     print(f"\nCPU: {cpu_line()}")
 
 
