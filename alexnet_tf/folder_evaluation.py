@@ -220,7 +220,8 @@ def _shape_for_many_classes(report: dict) -> None:
 
     With more than ``MAX_CONFUSION_CLASSES`` classes (ImageNet), only the classes that have
     images in the folder keep a per-class row, and the confusion matrix is kept only among
-    them, when they are few enough (predictions of other classes then appear in no column).
+    them, when they are few enough, with ``confusion_other``: per kept row, the predictions of
+    the classes left out (so each row still adds up to its class's images).
     """
     confusion = np.asarray(report["confusion_matrix"], np.int64)
     classes = report["classes"]
@@ -238,6 +239,8 @@ def _shape_for_many_classes(report: dict) -> None:
     report["per_class"] = [report["per_class"][i] for i in present]
     report["classes"] = [classes[i] for i in present]
     if len(present) <= MAX_CONFUSION_CLASSES:
-        report["confusion_matrix"] = confusion[np.ix_(present, present)].tolist()
+        kept = confusion[np.ix_(present, present)]
+        report["confusion_matrix"] = kept.tolist()
+        report["confusion_other"] = (confusion[present].sum(axis=1) - kept.sum(axis=1)).tolist()
     else:
         del report["confusion_matrix"]

@@ -163,12 +163,16 @@ class FolderEvaluationDialog(QDialog):
         self.title.setText(f"{model_name} on {folder}")
         self.progress.setRange(0, 0)  # busy until the first batch: the model is loading
         self.progress.show()
+        self.cancel_button.setText("Cancel")
         self.cancel_button.setEnabled(True)
         self.summary.setText("Loading the model…")
         self.view.set_report(None)
         self.view.accuracy.setText("The report appears here when every image is evaluated.")
 
     def _on_cancel_clicked(self) -> None:
+        if self.cancel_button.text() == "Close":  # the run is over: the report stays
+            self.close()
+            return
         self.cancel_button.setEnabled(False)
         self.summary.setText("Stopping after the current batch…")
         self.evaluation.cancel()
@@ -191,7 +195,8 @@ class FolderEvaluationDialog(QDialog):
 
     def _finish(self, text: str) -> None:
         self.progress.hide()
-        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText("Close")
+        self.cancel_button.setEnabled(True)
         self.summary.setText(text)
 
     def shutdown(self) -> None:

@@ -131,8 +131,10 @@ def main() -> None:
         print(f"training speed at the end (the job's rolling images/s): {rate:.1f}")
     if torch_times:
         torch_rate = args.batch_size / sorted(torch_times)[len(torch_times) // 2]
-        print(f"PyTorch fp32 full training step, batch {args.batch_size}, median of "
-              f"{len(torch_times)} steps before and after: {torch_rate:.1f} images/s")
+        print(
+            f"PyTorch fp32 full training step, batch {args.batch_size}, median of "
+            f"{len(torch_times)} steps before and after: {torch_rate:.1f} images/s"
+        )
         if rate:
             print(f"the CLI loop ({args.precision}) vs PyTorch fp32: {rate / torch_rate:.2f}x")
     print(f"\nCPU: {cpu_line()}")

@@ -85,6 +85,25 @@ def main() -> int:
     window.open_paths([photos])
     wait(lambda: not window.batch_view.running)
     shot(window, "batch")
+
+    # Model > Evaluate on a folder…: six photos filed under ImageNet folders, four under the
+    # class the (random) model ranks first, two under its fourth, and one folder of no class.
+    from alexnet_tf.inference import Classifier
+    from alexnet_tf.labels import imagenet_wnids
+    from tests.eval_folders import file_under, ranked_classes
+
+    labelled = Path(os.environ["ALEXNET_STUDIO_HOME"]) / "val"
+    ranks = ranked_classes(Classifier.load(None), paths)
+    for i, (path, ranked) in enumerate(zip(paths, ranks, strict=True)):
+        file_under(labelled, path, imagenet_wnids()[ranked[0] if i < 4 else ranked[3]])
+    (labelled / "holiday snaps").mkdir()
+    window.folder_evaluation.evaluate(labelled)
+    dialog = window.folder_evaluation.dialog
+    wait(lambda: dialog.view.report is not None)
+    view = dialog.view
+    wait(lambda: all(not view.misclassified.item(i).icon().isNull()
+                     for i in range(view.misclassified.count())))  # fmt: skip
+    shot(dialog, "folder_evaluation")
     window.close()
     return 0
 

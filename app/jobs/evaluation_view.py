@@ -102,7 +102,8 @@ class EvaluationView(QWidget):
         self.accuracy.setText(text + f" on {report.get('num_examples', 0)} {self.images_noun}")
         # A folder evaluation over many classes has no matrix (too large to read).
         matrix = report.get("confusion_matrix")
-        self._fill_confusion(classes if matrix is not None else [], matrix or [])
+        self._fill_confusion(classes if matrix is not None else [], matrix or [],
+                             report.get("confusion_other"))  # fmt: skip
         rows = report.get("per_class", [])
         self.per_class.setRowCount(len(rows))
         for row, entry in enumerate(rows):
@@ -130,11 +131,17 @@ class EvaluationView(QWidget):
         self._thread.made.connect(self._on_thumbnail)
         self._thread.start()
 
-    def _fill_confusion(self, classes, matrix) -> None:
+    def _fill_confusion(self, classes, matrix, other=None) -> None:
+        """``other``: per row, predictions of classes with no row (ImageNet on a folder of a
+        few of its classes), shown as a last column so that each row adds up."""
         n = len(classes)
+        if other is not None:
+            matrix = [[*row, extra] for row, extra in zip(matrix, other, strict=True)]
         self.confusion.setRowCount(n)
-        self.confusion.setColumnCount(n)
-        self.confusion.setHorizontalHeaderLabels(classes)
+        self.confusion.setColumnCount(n + (other is not None))
+        self.confusion.setHorizontalHeaderLabels(
+            [*classes, "other classes"] if other is not None else classes
+        )
         self.confusion.setVerticalHeaderLabels(classes)
         self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         for i, row in enumerate(matrix):

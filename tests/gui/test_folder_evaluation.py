@@ -42,6 +42,11 @@ def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
     assert view.confusion.rowCount() == len(classes) == view.per_class.rowCount()
     assert set(classes) <= set(imagenet_labels())
     assert sum(int(view.confusion.item(i, i).text()) for i in range(len(classes))) == 4
+    # Predictions of the other 1000-odd classes get a last column, so each row adds up.
+    assert view.confusion.horizontalHeaderItem(len(classes)).text() == "other classes"
+    for i, entry in enumerate(view.report["per_class"]):
+        cells = range(view.confusion.columnCount())
+        assert sum(int(view.confusion.item(i, j).text()) for j in cells) == entry["support"]
     assert view.misclassified.count() == 2
     qtbot.waitUntil(
         lambda: all(not view.misclassified.item(i).icon().isNull() for i in range(2)),
@@ -49,6 +54,7 @@ def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
     )
     assert not ui.evaluation.is_running()
     assert "6 images (centre crop)" in dialog.summary.text()
+    assert dialog.cancel_button.text() == "Close"
 
     # Ticking "Ten crops" evaluates the same folder again, the paper's way.
     dialog.ten_crops.click()
@@ -70,3 +76,5 @@ def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
     assert "of 96 images; no report was made" in dialog.summary.text()
     assert dialog.view.report is None
     qtbot.waitUntil(lambda: not ui.evaluation.is_running(), timeout=30_000)
+    dialog.cancel_button.click()  # now "Close"
+    assert not dialog.isVisible()
