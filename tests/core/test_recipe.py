@@ -155,3 +155,37 @@ def test_layers_below_fc8_move_a_fixed_fraction_of_their_norm_whatever_the_gradi
     moved = np.linalg.norm(below.numpy() - below_start) / np.linalg.norm(below_start)
     assert moved == pytest.approx(lr * BELOW_FC8_RATE, rel=1e-4)
     np.testing.assert_allclose(fc8_start - fc8.numpy(), lr * gradients[1], rtol=0.02)
+
+
+def test_the_recipe_optimizer_updates_as_keras_sgd_with_momentum_and_weight_decay():
+    """Its fused update (one TF kernel) is Keras' SGD arithmetic: fc8 exactly Keras' step, a
+    layer below it Keras' step on the gradient rescaled to BELOW_FC8_RATE of its norm."""
+    import keras
+
+    from alexnet_tf.training.recipe import BELOW_FC8_RATE, layerwise_sgd
+
+    rng = np.random.default_rng(1)
+    starts = [rng.normal(0, 0.05, (20, 10)).astype(np.float32) for _ in range(2)]
+
+    def variables():
+        below = keras.Variable(starts[0], name="kernel")
+        layer = keras.layers.Dense(10, name="fc8")
+        layer.build((None, 20))
+        layer.kernel.assign(starts[1])
+        return [below, layer.kernel]
+
+    recipe_vars, keras_vars = variables(), variables()
+    options = dict(momentum=0.9, weight_decay=5e-4)
+    recipe_sgd = layerwise_sgd()(0.01, **options)
+    keras_sgd = keras.optimizers.SGD(0.01, **options)
+    for _ in range(3):
+        gradients = [rng.normal(0, 1, starts[0].shape).astype(np.float32) for _ in range(2)]
+        below = keras_vars[0].numpy()
+        scale = np.linalg.norm(below) / np.linalg.norm(gradients[0]) * BELOW_FC8_RATE
+        recipe_sgd.apply_gradients(zip(gradients, recipe_vars, strict=True))
+        keras_sgd.apply_gradients(
+            zip([gradients[0] * scale, gradients[1]], keras_vars, strict=True)
+        )
+    for mine, theirs, start in zip(recipe_vars, keras_vars, starts, strict=True):
+        assert np.linalg.norm(theirs.numpy() - start) > 1e-3  # they did move
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-7)
