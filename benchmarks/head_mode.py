@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import cpu_line, machine_header, markdown_table, quiet_tensorflow  # noqa: E402
+from _common import (  # noqa: E402
+    cpu_line,
+    machine_header,
+    markdown_table,
+    quiet_tensorflow,
+    time_calls,
+)
 
 quiet_tensorflow()
 
@@ -61,16 +67,6 @@ def make_torch_step(batch_size: int):
     return step
 
 
-def time_torch(step, steps: int = 5) -> list[float]:
-    """Seconds of ``steps`` calls of ``step``."""
-    times = []
-    for _ in range(steps):
-        began = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - began)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=500)
@@ -82,7 +78,7 @@ def main() -> None:
     parser.add_argument("--torch", action="store_true", help="time PyTorch fp32 as a reference")
     args = parser.parse_args()
     torch_step = make_torch_step(args.batch_size) if args.torch else None
-    torch_times = time_torch(torch_step) if torch_step else []
+    torch_times = time_calls(torch_step, 5) if torch_step else []
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -118,7 +114,7 @@ def main() -> None:
         total = time.perf_counter() - start
         if process.returncode != 0:
             sys.exit(f"train failed with exit status {process.returncode}")
-    torch_times += time_torch(torch_step) if torch_step else []
+    torch_times += time_calls(torch_step, 5) if torch_step else []
 
     print(machine_header())
     print(f"\n{args.mode} mode, {args.precision}, batch {args.batch_size}, {args.images} images "
