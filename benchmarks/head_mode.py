@@ -131,7 +131,7 @@ def main() -> None:
             f"PyTorch fp32 full training step, batch {args.batch_size}, median of "
             f"{len(torch_times)} steps before and after: {torch_rate:.1f} images/s"
         )
-        if rate:
+        if rate and args.mode == "full":  # head and top modes train less than a full step
             print(f"the CLI loop ({args.precision}) vs PyTorch fp32: {rate / torch_rate:.2f}x")
     print(f"\nCPU: {cpu_line()}")
 
