@@ -10,7 +10,9 @@ scikit-image ship, 40 per class, plus a truncated JPEG and a text file named .jp
 each mode, it runs ``alexnet-studio train FOLDER --mode MODE --seed SEED --json`` as a user does,
 on default settings, with synthetic weights at a trained network's activation scale installed
 as the ImageNet weights (tests/synthetic_weights.py; real weights are never downloaded here).
-It reports the final and the kept (best) validation accuracy, the reference (a logistic
+It reports the validation accuracy with fc8 fitted alone before the layers below train (top
+and full modes; "kept epoch" 0 is that network), the final and the kept (best) validation
+accuracy, the reference (a logistic
 regression, C chosen by 3-fold cross-validation on the training images, on the job's own cached
 fc7 features, scored on the job's own validation images), the worst epoch-to-epoch rise of the
 training loss, the largest epoch loss over the first's, and the time. Each run's figures are
@@ -48,7 +50,10 @@ def run_one(home: Path, folder: Path, job_dir: Path, mode: str, seed: int) -> di
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - began
     events = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    epochs = [e for e in events if e["event"] == "epoch"]
+    # top and full modes first report the network with fc8 fitted alone ("epoch -1"): no
+    # training loss, but a candidate for the kept model
+    before = [e for e in events if e["event"] == "epoch" and e["epoch"] == -1]
+    epochs = [e for e in events if e["event"] == "epoch" and e["epoch"] >= 0]
     losses = [e["loss"] for e in epochs]
     done = next((e for e in events if e["event"] == "done"), None)
     error = next((e["message"] for e in events if e["event"] == "error"), None)
@@ -61,6 +66,7 @@ def run_one(home: Path, folder: Path, job_dir: Path, mode: str, seed: int) -> di
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
         "worst_rise": max(rises) if rises else None,
         "max_over_first": max(losses) / losses[0] if losses else None,
+        "before": before[0]["val_accuracy"] if before else None,
         "error": error, "reference": None,
         "losses": losses, "val_accuracies": [e["val_accuracy"] for e in epochs],
     }  # fmt: skip
@@ -77,12 +83,13 @@ def table(records: list[dict]) -> str:
     for r in records:
         gap = None if r["kept"] is None or r["reference"] is None else r["kept"] - r["reference"]
         rows.append([
-            r["folder"], r["mode"], r["seed"], fmt(r["final"]), fmt(r["kept"]),
+            r["folder"], r["mode"], r["seed"], fmt(r.get("before")), fmt(r["final"]),
+            fmt(r["kept"]),
             fmt(r["kept_epoch"], "d"), fmt(r["reference"]), fmt(gap, "+.2f"),
             fmt(r["first_loss"], ".3f"), fmt(r["last_loss"], ".3f"), fmt(r["worst_rise"]),
             fmt(r["max_over_first"]), fmt(r["seconds"], ".0f"), r["error"] or "",
         ])  # fmt: skip
-    headers = ["folder", "mode", "seed", "final val", "kept val", "kept epoch",
+    headers = ["folder", "mode", "seed", "fc8 first val", "final val", "kept val", "kept epoch",
                "log. regression", "kept - ref.", "first loss", "last loss",
                "worst loss rise", "max loss / first", "s", "error"]  # fmt: skip
     return markdown_table(headers, rows)

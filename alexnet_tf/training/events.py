@@ -27,7 +27,8 @@ def describe_kept(kept: dict) -> str:
     if rule != "best":
         return f"epoch {epoch + 1} ({rule})"
     shown = f" {accuracy * 100:.1f}%" if isinstance(accuracy, (int, float)) else ""
-    return f"epoch {epoch + 1} (best validation accuracy{shown})"
+    before = ": fc8 fitted first, before the layers below trained" if epoch == -1 else ""
+    return f"epoch {epoch + 1}{before} (best validation accuracy{shown})"
 
 
 def format_duration(seconds, unknown: str = "--:--") -> str:
@@ -113,7 +114,8 @@ class ProgressReporter:
             shown = [f"{name} {f[key]:{spec}}" for key, name, spec in _EPOCH_VALUES
                      if f.get(key) is not None]  # fmt: skip
             best = " (best so far)" if f.get("best") else ""
-            return f"epoch {f['epoch'] + 1}: " + ", ".join(shown) + best
+            name = "fc8 fitted first" if f["epoch"] == -1 else f"epoch {f['epoch'] + 1}"
+            return f"{name}: " + ", ".join(shown) + best
         if event == "done":
             text = f"Done. Model saved to {f['model_path']}"
             kept = describe_kept(f.get("kept") or {})

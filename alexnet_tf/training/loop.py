@@ -282,6 +282,8 @@ class TrainingJob:
             self._prepare_fc8(choice, data, network, cached)
         source = cached if features else data.cache
         predict = make_predict(network.net)
+        if network.fresh and not features:
+            self._offer_fc8_first(choice, data, network, predict)
         self._train_epochs(choice, data, network, source, features, predict)
         return self._finish(choice, data, network, source, features, predict)
 
@@ -476,7 +478,7 @@ class TrainingJob:
         fc8.set_weights([np.zeros_like(w) for w in fc8.get_weights()])
         if s.mode == "head":
             return
-        from .network import build_training_net
+        from .network import BestEpoch, build_training_net
 
         epochs, lr = HEAD_FIRST_EPOCHS, DEFAULT_LR["head"]
         self._phase("head", f"Fitting the new fc8 on the cached features first ({epochs} epochs)")
@@ -486,6 +488,8 @@ class TrainingJob:
             optimizer = make_optimizer("head", lr, data.steps, data.steps * epochs)
             optimizer.build(head.trainable_variables)
         step_fn = make_train_step(choice.strategy, head, optimizer, s.batch_size, jit_compile=False)
+        # As head mode: the fc8 of the best validation epoch is the one the layers below start from.
+        best, predict = BestEpoch(head.trainable_variables), make_predict(head)
         for epoch in range(epochs):
             batches = self._batches(choice, data, features, epoch, 0, features=True)
             losses = []
@@ -495,7 +499,29 @@ class TrainingJob:
                 losses.append(float(loss))
                 check_step(losses[-1], float(norm), num_classes=len(data.scan.classes), lr=lr,
                            where=f"while fitting fc8 first (epoch {epoch + 1})")  # fmt: skip
-            self.job.log(f"fc8 first, epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}")
+            validation = self._validate(predict, features, data, features=True)
+            if validation["val_accuracy"] is not None:
+                best.offer(epoch, validation["val_accuracy"], validation["val_loss"],
+                           head.trainable_variables)  # fmt: skip
+            self.job.log(f"fc8 first, epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, "
+                         f"validation {validation}")  # fmt: skip
+        if best.describe() is not None:
+            best.restore_into(head.trainable_variables)
+
+    def _offer_fc8_first(self, choice, data: Dataset, network: Network, predict) -> None:
+        """Validate the network as it stands before the layers below fc8 move (the fitted fc8
+        on the initial layers) and offer it as the kept model's "epoch -1", shown as epoch 0:
+        a fine-tuning that only makes validation worse then keeps head mode's result."""
+        record = dict(epoch=-1, loss=None, accuracy=None, global_step=0,
+                      **self._validate(predict, data.cache, data, features=False))  # fmt: skip
+        if network.best is None or record["val_accuracy"] is None:
+            return
+        record["best"] = network.best.offer(-1, record["val_accuracy"], record["val_loss"],
+                                            network.net.trainable_variables)  # fmt: skip
+        self.reporter.emit("epoch", **record)
+        if choice.is_chief:
+            self.job.append_metrics({"kind": "epoch", "time": time.time(), **record})
+            self.job.log(f"fc8 fitted first, before the layers below train: {record}")
 
     # -- 4. epochs -----------------------------------------------------------------------
     def _train_epochs(self, choice, data: Dataset, network: Network, source, features: bool,

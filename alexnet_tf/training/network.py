@@ -71,7 +71,8 @@ def build_training_net(model, standardizer: FeatureStandardizer, *, features_inp
 
 class BestEpoch(tf.Module):
     """The epoch with the best validation accuracy (ties: lower validation loss) and a copy of
-    the trained variables at its end. Part of the checkpoint, so a resume keeps it.
+    the trained variables at its end. Part of the checkpoint, so a resume keeps it. Epoch -1 is
+    the network before its first epoch (top and full modes offer it once fc8 is fitted).
 
     Args:
         variables: the trained variables (fc8 alone in head mode: a few KB to copy).
@@ -86,7 +87,7 @@ class BestEpoch(tf.Module):
 
     def offer(self, epoch: int, val_accuracy: float, val_loss: float, variables) -> bool:
         """Copy ``variables`` if ``epoch`` beats the best so far; True if it did."""
-        if int(self.epoch.numpy()) >= 0 and (val_accuracy, -val_loss) <= (
+        if self._has_best() and (val_accuracy, -val_loss) <= (
             float(self.val_accuracy.numpy()),
             -float(self.val_loss.numpy()),
         ):
@@ -98,6 +99,9 @@ class BestEpoch(tf.Module):
             copy.assign(source.value)
         return True
 
+    def _has_best(self) -> bool:
+        return float(self.val_accuracy.numpy()) >= 0  # an accuracy is never negative
+
     def restore_into(self, variables) -> None:
         """Put the best epoch's weights back into ``variables`` (those given to ``offer``)."""
         for copy, target in zip(self.weights, variables, strict=True):
@@ -105,11 +109,10 @@ class BestEpoch(tf.Module):
 
     def describe(self) -> dict | None:
         """``{"epoch", "val_accuracy", "val_loss"}`` of the best epoch, or None before one."""
-        epoch = int(self.epoch.numpy())
-        if epoch < 0:
+        if not self._has_best():
             return None
         return {
-            "epoch": epoch,
+            "epoch": int(self.epoch.numpy()),
             "val_accuracy": float(self.val_accuracy.numpy()),
             "val_loss": float(self.val_loss.numpy()),
         }
