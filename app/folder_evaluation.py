@@ -52,8 +52,12 @@ class FolderEvaluation(QObject):
         self._stop = threading.Event()
 
     def start(self, model_spec, folder, crops: str = "center") -> None:
-        """Evaluate ``model_spec`` (``None``: ImageNet) on ``folder``; stops a previous run."""
-        self.stop()
+        """Evaluate ``model_spec`` (``None``: ImageNet) on ``folder``; cancels a previous run.
+
+        The previous run is not waited for (it may still be loading its model: seconds the
+        window would freeze); it ends after its current batch and its signals are dropped.
+        """
+        self.cancel()
         self._stop = threading.Event()
         self.thread = threading.Thread(
             target=self._run, args=(model_spec, Path(folder), crops, self._stop),
@@ -76,6 +80,11 @@ class FolderEvaluation(QObject):
 
     def _run(self, model_spec, folder: Path, crops: str, stop: threading.Event) -> None:
         lower_thread_priority()
+
+        def emit(signal, *args) -> None:
+            if stop is self._stop:  # a run replaced by a newer one reports nothing
+                signal.emit(*args)
+
         try:
             from alexnet_tf.folder_evaluation import EvaluationCancelled, evaluate_folder
             from alexnet_tf.inference import Classifier
@@ -83,18 +92,18 @@ class FolderEvaluation(QObject):
             classifier = Classifier.load(model_spec)
             report = evaluate_folder(
                 classifier, folder, crops=crops,
-                progress=lambda done, total: self.progressed.emit(done, total),
+                progress=lambda done, total: emit(self.progressed, done, total),
                 should_stop=stop.is_set,
             )  # fmt: skip
         except EvaluationCancelled as error:
-            self.cancelled.emit(error.done, error.total)
+            emit(self.cancelled, error.done, error.total)
         except AlexNetStudioError as error:
-            self.failed.emit(str(error))
+            emit(self.failed, str(error))
         except Exception as error:
             logger.exception("Evaluating %s on %s failed", model_spec, folder)
-            self.failed.emit(short_error_message(error))
+            emit(self.failed, short_error_message(error))
         else:
-            self.evaluated.emit(report)
+            emit(self.evaluated, report)
 
 
 def summary_text(report: dict) -> str:

@@ -35,8 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import machine_header, markdown_table  # noqa: E402
+from _common import machine_header, markdown_table, quiet_tensorflow  # noqa: E402
 
+quiet_tensorflow()
+
+from alexnet_tf.fileio import json_text  # noqa: E402
 from tests.learning_reference import logistic_regression_accuracy  # noqa: E402
 from tests.photo_folders import PHOTO_FOLDERS, make_photo_folder  # noqa: E402
 
@@ -149,9 +152,9 @@ def main() -> None:
                     for seed in args.seeds:
                         record = run_one(tmp / "home", folder, tmp / f"job-{name}-{mode}-{seed}",
                                          mode, seed)  # fmt: skip
-                        print(json.dumps(record), file=sys.stderr, flush=True)
+                        print(json_text(record), file=sys.stderr, flush=True)
                         with open(args.results, "a", encoding="utf-8") as file:
-                            file.write(json.dumps(record) + "\n")
+                            file.write(json_text(record) + "\n")
         print(header)
     records = [json.loads(line) for line in args.results.read_text().splitlines() if line]
     print()

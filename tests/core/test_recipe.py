@@ -189,3 +189,29 @@ def test_the_recipe_optimizer_updates_as_keras_sgd_with_momentum_and_weight_deca
     for mine, theirs, start in zip(recipe_vars, keras_vars, starts, strict=True):
         assert np.linalg.norm(theirs.numpy() - start) > 1e-3  # they did move
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_the_network_before_its_first_epoch_can_be_the_kept_one():
+    # Top and full modes offer the fitted fc8 on the unchanged layers below as "epoch -1"
+    # (shown as epoch 0): a fine-tuning that only does worse on validation keeps it.
+    import keras
+
+    from alexnet_tf.training.events import describe_kept
+    from alexnet_tf.training.network import BestEpoch
+
+    weight = keras.Variable([1.0, 2.0])  # as the trained variables of a Keras model
+    best = BestEpoch([weight])
+    assert best.describe() is None
+    assert best.offer(-1, 0.75, 0.6, [weight])
+    weight.assign([5.0, 5.0])  # an epoch that fine-tuned the layers into something worse
+    assert not best.offer(0, 0.70, 0.5, [weight])
+    assert not best.offer(1, 0.75, 0.7, [weight])  # a tie loses on the higher loss
+    assert best.describe() == {"epoch": -1, "val_accuracy": 0.75, "val_loss": pytest.approx(0.6)}
+    best.restore_into([weight])
+    assert weight.numpy().tolist() == [1.0, 2.0]
+    kept = {**best.describe(), "rule": "best"}
+    assert describe_kept(kept) == (
+        "epoch 0: fc8 fitted first, before the layers below trained "
+        "(best validation accuracy 75.0%)"
+    )
+    assert best.offer(2, 0.80, 0.9, [weight]) and best.describe()["epoch"] == 2

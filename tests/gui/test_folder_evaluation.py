@@ -71,6 +71,20 @@ def test_evaluate_a_folder_from_the_model_menu_then_cancel_one(
         Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     ui.evaluate(tmp_path / "many")
     qtbot.waitUntil(lambda: dialog.progress.value() >= 32, timeout=MODEL_TIMEOUT_MS)
+    # Unticking "Ten crops" mid-run starts over at once: the window does not wait for the
+    # old run's batch, and only the new run's report is shown.
+    old = ui.evaluation.thread
+    dialog.ten_crops.click()
+    assert old.is_alive() and ui.evaluation.thread is not old
+    qtbot.waitUntil(lambda: dialog.view.report is not None, timeout=MODEL_TIMEOUT_MS)
+    assert dialog.view.report["crops"] == "center" and dialog.view.report["num_examples"] == 96
+    old.join(60)
+    qtbot.wait(200)  # any signal the old run sent would have arrived by now
+    assert "Cancelled" not in dialog.summary.text() and dialog.view.report is not None
+    qtbot.waitUntil(lambda: not ui.evaluation.is_running(), timeout=30_000)
+
+    dialog.ten_crops.click()  # ten crops again: long enough to cancel
+    qtbot.waitUntil(lambda: dialog.progress.value() >= 32, timeout=MODEL_TIMEOUT_MS)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: "Cancelled after" in dialog.summary.text(), timeout=MODEL_TIMEOUT_MS)
     assert "of 96 images; no report was made" in dialog.summary.text()
