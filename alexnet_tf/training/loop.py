@@ -514,10 +514,11 @@ class TrainingJob:
         a fine-tuning that only makes validation worse then keeps head mode's result."""
         record = dict(epoch=-1, loss=None, accuracy=None, global_step=0,
                       **self._validate(predict, data.cache, data, features=False))  # fmt: skip
-        if network.best is None or record["val_accuracy"] is None:
+        if record["val_accuracy"] is None:  # no validation images: nothing to show or keep
             return
-        record["best"] = network.best.offer(-1, record["val_accuracy"], record["val_loss"],
-                                            network.net.trainable_variables)  # fmt: skip
+        if network.best is not None:
+            record["best"] = network.best.offer(-1, record["val_accuracy"], record["val_loss"],
+                                                network.net.trainable_variables)  # fmt: skip
         self.reporter.emit("epoch", **record)
         if choice.is_chief:
             self.job.append_metrics({"kind": "epoch", "time": time.time(), **record})
