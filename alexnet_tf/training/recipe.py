@@ -117,8 +117,7 @@ def layerwise_sgd():
             lr = tf.cast(learning_rate, variable.dtype)
             gradient = tf.cast(gradient, variable.dtype)
             if self._relative[index]:  # the relative step is a scalar: it folds into the rate
-                weight_norm = tf.norm(variable)
-                gradient_norm = tf.norm(gradient)
+                weight_norm, gradient_norm = _norm(variable), _norm(gradient)
                 usable = tf.logical_and(weight_norm > 0, gradient_norm > 0)
                 ratio = tf.where(usable, weight_norm / tf.maximum(gradient_norm, 1e-12), 1.0)
                 lr = lr * ratio * BELOW_FC8_RATE
@@ -132,7 +131,38 @@ def layerwise_sgd():
                 momentum=tf.cast(self.momentum, variable.dtype), use_nesterov=False,
             )  # fmt: skip
 
+        def _apply_weight_decay(self, variables):
+            # Keras' decoupled decay (w -= w * decay * lr, before the update) as one multiply
+            # and an assignment that takes over its result: Keras' own ``w * decay * lr`` then
+            # ``assign_sub`` makes about seven passes over the 244 MB of weights, which were
+            # the largest part of this optimizer's cost on 2 cores (docs/performance.md).
+            if self.weight_decay is None:
+                return
+
+            def decay(variable):
+                if self._use_weight_decay(variable):
+                    rate = tf.cast(self.learning_rate * self.weight_decay, variable.dtype)
+                    variable.assign(variable * (1 - rate))
+
+            def decay_all(distribution, variables):
+                for variable in variables:
+                    if isinstance(variable, keras.Variable):
+                        variable = variable.value
+                    distribution.extended.update(variable, decay, group=False)
+
+            tf.__internal__.distribute.interim.maybe_merge_call(
+                decay_all, self._distribution_strategy, variables
+            )
+
     return LayerwiseSGD
+
+
+def _norm(tensor):
+    """The Euclidean norm in one pass over ``tensor`` (``tf.norm`` squares into a copy
+    first)."""
+    import tensorflow as tf
+
+    return tf.sqrt(2.0 * tf.nn.l2_loss(tensor))
 
 
 def standardization(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
