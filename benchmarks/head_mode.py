@@ -56,13 +56,13 @@ def make_torch_step(batch_size: int):
     """One PyTorch fp32 training step of AlexNet on a fixed random batch (training.py's)."""
     import numpy as np
     import torch
-    from training import torch_case
+    from torch_alexnet import torch_training_step
 
     torch.set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(0)
     images = rng.normal(0, 50, (batch_size, 227, 227, 3)).astype(np.float32)
     labels = rng.integers(0, 1000, batch_size)
-    step = torch_case(images, labels, precision="fp32", channels_last=True)
+    step = torch_training_step(images, labels, channels_last=True)
     step()  # first-call costs
     return step
 

@@ -51,6 +51,35 @@ def build_torch_alexnet(num_classes: int = 1000, dropout: float = 0.5) -> nn.Seq
     )
 
 
+def torch_training_step(
+    images, labels, *, precision: str = "fp32", channels_last: bool = False,
+    num_classes: int = 1000, lr: float = 0.01, momentum: float = 0.9,
+):  # fmt: skip
+    """A zero-argument callable running one PyTorch training step of AlexNet on ``images``
+    (NHWC float32, as the Keras model takes them): forward (dropout on), cross-entropy,
+    backward, SGD with momentum; bf16 under ``torch.autocast``."""
+    import numpy as np
+
+    net = build_torch_alexnet(num_classes).train()
+    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.from_numpy(labels.astype(np.int64))
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(net(x).float(), y)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

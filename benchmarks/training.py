@@ -42,7 +42,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
-from torch_alexnet import build_torch_alexnet  # noqa: E402
+from torch_alexnet import torch_training_step  # noqa: E402
 
 from alexnet_tf.model import build_alexnet  # noqa: E402
 from alexnet_tf.training.steps import make_train_step  # noqa: E402
@@ -68,28 +68,6 @@ def keras_case(images, labels, *, precision: str, jit_compile: bool):
     step = make_train_step(strategy, model, optimizer, len(images), jit_compile=jit_compile)
     batch = (tf.constant(images), tf.constant(labels))
     return lambda: step(batch)[0].numpy()
-
-
-def torch_case(images, labels, *, precision: str, channels_last: bool = False):
-    """A zero-argument callable running one PyTorch training step (same model and optimizer)."""
-    net = build_torch_alexnet(NUM_CLASSES).train()
-    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(labels.astype(np.int64))
-    optimizer = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step():
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss = loss_fn(net(x).float(), y)
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return step
 
 
 def matmul_case(dtype, jit_compile=False):
@@ -126,11 +104,11 @@ def main(argv=None) -> int:
     if not args.skip_xla:
         cases["Keras fp32, XLA"] = keras_case(images, labels, precision="fp32", jit_compile=True)
         cases["Keras bf16, XLA"] = keras_case(images, labels, precision="bf16", jit_compile=True)
-    cases["PyTorch fp32 (NCHW)"] = torch_case(images, labels, precision="fp32")
-    cases["PyTorch fp32 (channels_last)"] = torch_case(
+    cases["PyTorch fp32 (NCHW)"] = torch_training_step(images, labels, precision="fp32")
+    cases["PyTorch fp32 (channels_last)"] = torch_training_step(
         images, labels, precision="fp32", channels_last=True
     )
-    cases["PyTorch bf16 autocast (NCHW)"] = torch_case(images, labels, precision="bf16")
+    cases["PyTorch bf16 autocast (NCHW)"] = torch_training_step(images, labels, precision="bf16")
     machine = {
         "TF matmul fp32": matmul_case(tf.float32),
         "TF matmul bf16": matmul_case(tf.bfloat16),

@@ -1,0 +1,197 @@
+"""AlexNet Studio against PyTorch, each library alone in a process of its own, in one run.
+
+Run from the repository root (PyTorch is a reference only: ``pip install torch==2.13.0``)::
+
+    python benchmarks/versus_torch.py [--rounds 2]
+
+Why separate processes: timed in one process, each library's idle worker threads spin while
+the other computes, and PyTorch lost up to a quarter of its speed that way (docs/performance.md);
+benchmarks/inference.py and training.py interleave both in one process for their breakdowns.
+Here a fresh process per library and round (TensorFlow, PyTorch, TensorFlow, PyTorch, ...)
+times, each on random data of the same shapes and random weights (the time does not depend on
+them):
+
+- one image: ``CompiledForward`` on the path this machine's measurement chose (the app's and the
+  CLI's), from a preprocessed image to probabilities, median of 20 calls; PyTorch under
+  ``torch.inference_mode``, the faster of NCHW and channels_last;
+- batch 32 inference, median of 6 calls, the same way;
+- one full training step at batch 32 (forward, cross-entropy, backward, update of every
+  weight): the training engine's own step with the recipe's optimizer on the chosen path, in
+  fp32 and, where the CPU has bf16 units, ``mixed_bfloat16``; PyTorch fp32 SGD with momentum,
+  the faster memory layout; median of 5 steps. The CLI's whole loop (input pipeline,
+  checkpoints) is ``benchmarks/head_mode.py --mode full --torch``.
+
+It prints a table with the issue's targets as ratios, and the CPU model and flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import cpu_line, machine_header, markdown_table, quiet_tensorflow  # noqa: E402
+
+BATCH = 32
+
+
+def _median_seconds(fn, calls: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(calls):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 50, (BATCH, 227, 227, 3)).astype(np.float32)
+    return images, rng.integers(0, 1000, BATCH).astype(np.int32)
+
+
+def tensorflow_figures() -> dict:
+    """This project's figures, in this process (TensorFlow only)."""
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    from alexnet_tf.forward import CompiledForward
+    from alexnet_tf.machine import describe_machine
+    from alexnet_tf.model import build_alexnet
+    from alexnet_tf.speed import train_path
+    from alexnet_tf.training.recipe import make_optimizer
+    from alexnet_tf.training.steps import make_train_step, set_precision
+
+    images, labels = _data()
+    forward = CompiledForward(build_alexnet(), ("prob",))
+    figures = {
+        "one image ms": 1000 * _median_seconds(lambda: forward(images[:1]), 20),
+        "batch images/s": BATCH / _median_seconds(lambda: forward(images), 6),
+        "paths": dict(forward.paths),
+    }
+    precisions = ["fp32"] + (["bf16"] if describe_machine().bf16_units else [])
+    batch = (tf.constant(images), tf.constant(labels))
+    for precision in precisions:
+        set_precision(precision, has_gpu=False)
+        model = build_alexnet(1000, dropout=0.0)  # the recipe trains top and full without it
+        optimizer = make_optimizer("full", 1e-4, 10, 100)
+        optimizer.build(model.trainable_variables)
+        path = train_path(precision)
+        step = make_train_step(tf.distribute.get_strategy(), model, optimizer, BATCH,
+                               jit_compile=path == "xla")  # fmt: skip
+        seconds = _median_seconds(lambda step=step: float(step(batch)[0]), 5)
+        figures[f"train {precision} images/s"] = BATCH / seconds
+        figures["paths"][f"train {precision}"] = path
+    set_precision("fp32", has_gpu=False)
+    return figures
+
+
+def torch_figures() -> dict:
+    """PyTorch's figures, in this process (PyTorch only)."""
+    import torch
+    from torch_alexnet import build_torch_alexnet, torch_training_step
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    images, labels = _data()
+    nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    layouts = {
+        "NCHW": (build_torch_alexnet().eval(), nchw),
+        "channels_last": (
+            build_torch_alexnet().eval().to(memory_format=torch.channels_last),
+            nchw.contiguous(memory_format=torch.channels_last),
+        ),
+    }
+
+    def infer(net, x):
+        with torch.inference_mode():
+            return torch.softmax(net(x), dim=1).numpy()
+
+    single = min(_median_seconds(lambda n=n, x=x: infer(n, x[:1]), 20) for n, x in layouts.values())
+    whole = min(_median_seconds(lambda n=n, x=x: infer(n, x), 6) for n, x in layouts.values())
+    train = min(
+        _median_seconds(torch_training_step(images, labels, channels_last=last), 5)
+        for last in (False, True)
+    )
+    return {
+        "one image ms": 1000 * single,
+        "batch images/s": BATCH / whole,
+        "train fp32 images/s": BATCH / train,
+    }
+
+
+def run_worker(library: str) -> dict:
+    """One fresh process measuring ``library`` alone; its figures."""
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--worker", library],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def span(values: list[float], spec: str) -> str:
+    low, high = min(values), max(values)
+    return f"{low:{spec}}" if f"{low:{spec}}" == f"{high:{spec}}" else f"{low:{spec}}-{high:{spec}}"
+
+
+def report(rounds: list[tuple[dict, dict]]) -> str:
+    """The table: each measure, both libraries (the span over rounds), the ratio, the target."""
+    tf_runs, torch_runs = [r[0] for r in rounds], [r[1] for r in rounds]
+
+    def values(runs, key):
+        return [run[key] for run in runs]
+
+    rows = []
+    ratios = [t["one image ms"] / p["one image ms"] for t, p in rounds]
+    rows.append(["one image (latency)", span(values(tf_runs, "one image ms"), ".1f") + " ms",
+                 span(values(torch_runs, "one image ms"), ".1f") + " ms",
+                 span(ratios, ".2f") + "x", "<= 0.8x"])  # fmt: skip
+    ratios = [t["batch images/s"] / p["batch images/s"] for t, p in rounds]
+    rows.append(["batch 32 inference", span(values(tf_runs, "batch images/s"), ".0f") + " images/s",
+                 span(values(torch_runs, "batch images/s"), ".0f") + " images/s",
+                 span(ratios, ".2f") + "x", ">= 2x"])  # fmt: skip
+    for precision, target in (("fp32", ">= 1.5x PyTorch fp32"), ("bf16", ">= 3x PyTorch fp32")):
+        key = f"train {precision} images/s"
+        if key not in tf_runs[0]:
+            continue
+        ratios = [t[key] / p["train fp32 images/s"] for t, p in rounds]
+        rows.append([f"training step, {precision}, batch 32",
+                     span(values(tf_runs, key), ".1f") + " images/s",
+                     span(values(torch_runs, "train fp32 images/s"), ".1f") + " images/s (fp32)",
+                     span(ratios, ".2f") + "x", target])  # fmt: skip
+    headers = ["measure", "AlexNet Studio", "PyTorch 2.13, same model", "ratio", "target"]
+    paths = ", ".join(f"{k} {v}" for k, v in tf_runs[0]["paths"].items())
+    return markdown_table(headers, rows) + f"\n\nAlexNet Studio's paths: {paths}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="processes per library (2)")
+    parser.add_argument("--worker", choices=("tensorflow", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        figures = tensorflow_figures() if args.worker == "tensorflow" else torch_figures()
+        print(json.dumps(figures))
+        return 0
+    quiet_tensorflow()
+    import torch
+
+    print(machine_header({"torch": torch.__version__}))
+    rounds = [(run_worker("tensorflow"), run_worker("torch")) for _ in range(args.rounds)]
+    print(f"\n## AlexNet Studio vs PyTorch, each alone in its process, {args.rounds} rounds\n")
+    print(report(rounds))
+    print(f"\nCPU: {cpu_line()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
