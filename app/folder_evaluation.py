@@ -49,6 +49,7 @@ class FolderEvaluation(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.thread: threading.Thread | None = None
+        self._replaced: list[threading.Thread] = []  # cancelled runs still ending their batch
         self._stop = threading.Event()
 
     def start(self, model_spec, folder, crops: str = "center") -> None:
@@ -58,6 +59,9 @@ class FolderEvaluation(QObject):
         window would freeze); it ends after its current batch and its signals are dropped.
         """
         self.cancel()
+        self._replaced = [t for t in self._replaced if t.is_alive()]
+        if self.thread is not None and self.thread.is_alive():
+            self._replaced.append(self.thread)
         self._stop = threading.Event()
         self.thread = threading.Thread(
             target=self._run, args=(model_spec, Path(folder), crops, self._stop),
@@ -73,10 +77,13 @@ class FolderEvaluation(QObject):
         self._stop.set()
 
     def stop(self, timeout: float = 120.0) -> None:
-        """Cancel and wait for the thread (at most one batch of images)."""
+        """Cancel and wait for the run, and for replaced runs still ending (at the app's close:
+        TensorFlow must not be running in a thread when the interpreter shuts down)."""
         self.cancel()
-        if self.thread is not None:
-            self.thread.join(timeout)
+        for thread in [*self._replaced, self.thread]:
+            if thread is not None:
+                thread.join(timeout)
+        self._replaced = []
 
     def _run(self, model_spec, folder: Path, crops: str, stop: threading.Event) -> None:
         lower_thread_priority()
