@@ -47,7 +47,7 @@ quiet_tensorflow()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import torch  # noqa: E402
-from torch_alexnet import build_torch_alexnet  # noqa: E402
+from torch_alexnet import torch_inference_calls  # noqa: E402
 
 from alexnet_tf.forward import CompiledForward  # noqa: E402
 from alexnet_tf.model import NAMED_LAYERS, build_alexnet  # noqa: E402
@@ -88,20 +88,8 @@ def tf_bandwidth_case():
 def torch_cases(batch: np.ndarray, threads: int) -> dict:
     """PyTorch AlexNet forward passes (NCHW and channels_last) on the same data."""
     torch.set_num_threads(threads)
-    nchw = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
-    nets = {
-        "PyTorch eager (NCHW)": (build_torch_alexnet().eval(), nchw),
-        "PyTorch eager (channels_last)": (
-            build_torch_alexnet().eval().to(memory_format=torch.channels_last),
-            nchw.contiguous(memory_format=torch.channels_last),
-        ),
-    }
-
-    def run(net, x):
-        with torch.inference_mode():
-            return torch.softmax(net(x), dim=1).numpy()
-
-    return {name: (lambda net=net, x=x: run(net, x)) for name, (net, x) in nets.items()}
+    calls = torch_inference_calls(batch)
+    return {f"PyTorch eager ({layout})": call for layout, call in calls.items()}
 
 
 def keras_forwards(model) -> dict:

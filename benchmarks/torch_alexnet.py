@@ -51,6 +51,28 @@ def build_torch_alexnet(num_classes: int = 1000, dropout: float = 0.5) -> nn.Seq
     )
 
 
+def torch_inference_calls(images) -> dict:
+    """Zero-argument calls of AlexNet's forward pass to probabilities on ``images`` (NHWC
+    float32, as the Keras model takes them) under ``torch.inference_mode``, one per memory
+    layout: ``{"NCHW": ..., "channels_last": ...}``."""
+    import numpy as np
+
+    nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    nets = {
+        "NCHW": (build_torch_alexnet().eval(), nchw),
+        "channels_last": (
+            build_torch_alexnet().eval().to(memory_format=torch.channels_last),
+            nchw.contiguous(memory_format=torch.channels_last),
+        ),
+    }
+
+    def run(net, x):
+        with torch.inference_mode():
+            return torch.softmax(net(x), dim=1).numpy()
+
+    return {layout: (lambda net=net, x=x: run(net, x)) for layout, (net, x) in nets.items()}
+
+
 def torch_training_step(
     images, labels, *, precision: str = "fp32", channels_last: bool = False,
     num_classes: int = 1000, lr: float = 0.01, momentum: float = 0.9,

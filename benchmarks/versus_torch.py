@@ -29,29 +29,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import cpu_line, machine_header, markdown_table, quiet_tensorflow  # noqa: E402
+from _common import (  # noqa: E402
+    cpu_line,
+    machine_header,
+    markdown_table,
+    median,
+    quiet_tensorflow,
+    time_calls,
+)
 
 BATCH = 32
 
 
 def _median_seconds(fn, calls: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(calls):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    time_calls(fn, warmup)
+    return median(time_calls(fn, calls))
 
 
 def _data():
@@ -99,25 +98,12 @@ def tensorflow_figures() -> dict:
 def torch_figures() -> dict:
     """PyTorch's figures, in this process (PyTorch only)."""
     import torch
-    from torch_alexnet import build_torch_alexnet, torch_training_step
+    from torch_alexnet import torch_inference_calls, torch_training_step
 
     torch.set_num_threads(os.cpu_count() or 1)
     images, labels = _data()
-    nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
-    layouts = {
-        "NCHW": (build_torch_alexnet().eval(), nchw),
-        "channels_last": (
-            build_torch_alexnet().eval().to(memory_format=torch.channels_last),
-            nchw.contiguous(memory_format=torch.channels_last),
-        ),
-    }
-
-    def infer(net, x):
-        with torch.inference_mode():
-            return torch.softmax(net(x), dim=1).numpy()
-
-    single = min(_median_seconds(lambda n=n, x=x: infer(n, x[:1]), 20) for n, x in layouts.values())
-    whole = min(_median_seconds(lambda n=n, x=x: infer(n, x), 6) for n, x in layouts.values())
+    single = min(_median_seconds(call, 20) for call in torch_inference_calls(images[:1]).values())
+    whole = min(_median_seconds(call, 6) for call in torch_inference_calls(images).values())
     train = min(
         _median_seconds(torch_training_step(images, labels, channels_last=last), 5)
         for last in (False, True)
