@@ -55,3 +55,15 @@ class ExportError(AlexNetStudioError):
 
 class DesktopIntegrationError(AlexNetStudioError):
     """The app could not be added to (or removed from) the desktop's menu."""
+
+
+class DamagedFileError(AlexNetStudioError):
+    """A file this project wrote earlier (a cache, a job file) is damaged or not its own.
+
+    Readers treat such a file as absent (a cache) or the job as damaged, naming ``path``.
+    """
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

@@ -13,6 +13,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import DamagedFileError
+from .schema import check
+
 
 def _fsync_dir(folder: Path) -> None:
     try:
@@ -80,6 +83,38 @@ def finite_json(value):
 def json_text(value, **kwargs) -> str:
     """Strict JSON for everything this project writes or prints: never NaN or Infinity."""
     return json.dumps(finite_json(value), ensure_ascii=False, allow_nan=False, **kwargs)
+
+
+def read_json(path: str | Path, *, max_bytes: int, spec=None):
+    """Parse a JSON file this project wrote, refusing what it never writes.
+
+    A file larger than ``max_bytes`` is refused without being read whole (a damaged or
+    hostile file must not cost more than one of its normal size), as are NaN/Infinity,
+    nesting too deep to parse, and text that is not UTF-8 JSON. With ``spec`` the value is
+    checked in depth by ``schema.check``. Raises ``DamagedFileError`` naming the file, or
+    ``FileNotFoundError`` if there is none; callers treat a damaged cache as absent.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        raise DamagedFileError(path, f"cannot be read ({error.strerror or error})") from None
+    if len(data) > max_bytes:
+        raise DamagedFileError(path, f"larger than the {max_bytes} bytes this file ever holds")
+
+    def refuse_constant(name):
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise DamagedFileError(path, f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise DamagedFileError(path, "nested too deep to be a file this project wrote") from None
+    return value if spec is None else check(value, spec, path)
 
 
 def write_json_atomic(destination: str | Path, value) -> None:
