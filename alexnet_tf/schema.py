@@ -97,7 +97,7 @@ def _mismatch(value, spec, where: str) -> str | None:
 
 
 def check(value, spec, path: str | Path):
-    """Return ``value`` if it matches ``spec``; raise ``DamagedFileError`` naming ``path`` if not."""
+    """Return ``value`` if it matches ``spec``; else raise ``DamagedFileError`` naming ``path``."""
     found = _mismatch(value, spec, "the file")
     if found:
         raise DamagedFileError(path, f"not as this version writes it: {found}")
