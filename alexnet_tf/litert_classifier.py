@@ -173,3 +173,13 @@ class LiteClassifier:
         activations = {name: outputs[name][0] for name in NAMED_LAYERS}
         probabilities = check_finite(outputs[PROBABILITY_LAYER], self.name)[0]
         return Analysis(top_predictions(probabilities, self.labels, top), activations, crop)
+
+
+def litert_preferred(count: int) -> bool:
+    """True when LiteRT should classify ``count`` images in a fresh process (fp32).
+
+    TensorFlow's start (import, model, first compilation) costs seconds that LiteRT does not;
+    for a long list TensorFlow's faster batches may win that back. The per-machine
+    measurement (``alexnet_tf.speed``) decides from both engines' batch rates.
+    """
+    return count >= 0

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+
+LAUNCHED = time.time()  # where /proc cannot say when the process started (app.log)
 
 # Set to 1 (by the desktop-entry test) to print one JSON line per image once the window shows
 # its results, then close the window: proof that a launch opened the window with that image.
