@@ -454,6 +454,8 @@ class MainWindow(QMainWindow):
         if batch:
             self._pending_batch = None
             self.service.classify_batch(batch)
+        if info.engine != "tensorflow":
+            self.service.load_tensorflow()  # for Grad-CAM and the rest, after those requests
 
     def _on_tensorflow_loaded(self, seconds: float) -> None:
         # TensorFlow has the model too (after a LiteRT start): Grad-CAM works from now on,

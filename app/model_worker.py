@@ -161,6 +161,7 @@ class ModelWorker(QObject):
         self._generation = 0  # one per load_model: a late TensorFlow of an older model is dropped
         self._loader = None  # the tensorflow-loader thread of the current load, if any
         self._pending_gradcam = None  # (request id, class index) asked before TensorFlow came
+        self._tensorflow_waiting = None  # (spec, generation, started) of a LiteRT start
         self.latest_request = 0  # set by ModelService from the GUI thread; older work is skipped
         self.batch_cancelled = threading.Event()
         self._gradcam = None
@@ -174,8 +175,11 @@ class ModelWorker(QObject):
         self.model_loading_started.emit(description)
         self._generation += 1
         started = time.perf_counter()
+        self._tensorflow_waiting = None
         if self._load_litert(model_spec, started):
-            self._start_tensorflow_loader(model_spec, self._generation, started)
+            # Started by the window's next request (after the first image's analysis): the
+            # import holds the GIL for seconds, and the first top-5 must not wait for it.
+            self._tensorflow_waiting = (model_spec, self._generation, started)
             return
         try:
             from alexnet_tf.inference import Classifier  # imports TensorFlow, off the GUI thread
@@ -245,9 +249,13 @@ class ModelWorker(QObject):
         self.model_loaded.emit(info)
         return True
 
-    def _start_tensorflow_loader(self, model_spec, generation: int, started: float) -> None:
-        """Load the same model with TensorFlow in a thread of its own; the model thread
-        adopts it (``_adopt_tensorflow``) between requests."""
+    def load_tensorflow(self) -> None:
+        """After a LiteRT start: load the same model with TensorFlow in a thread of its own;
+        the model thread adopts it (``_adopt_tensorflow``) between requests."""
+        if self._tensorflow_waiting is None:
+            return
+        model_spec, generation, started = self._tensorflow_waiting
+        self._tensorflow_waiting = None
         precision = self.precision
 
         def load() -> None:
@@ -447,6 +455,11 @@ class ModelService(QObject):
         self.worker.latest_request = self._next_request
         self._requests.put((self.worker.analyze, (self._next_request, source, grid_columns)))
         return self._next_request
+
+    def load_tensorflow(self) -> None:
+        """After a LiteRT start, begin loading TensorFlow (queued: after the requests the
+        window has sent already, such as the first image's analysis)."""
+        self._requests.put((self.worker.load_tensorflow, ()))
 
     def classify_batch(self, paths) -> None:
         self.worker.batch_cancelled.clear()
