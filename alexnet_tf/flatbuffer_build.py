@@ -117,3 +117,43 @@ if __name__ == "__main__":
 
     quiet_native_stderr()
     sys.exit(main())
+
+
+def time_litert(model, one, many, rounds: int) -> dict:
+    """LiteRT's inference speed on this machine, for the per-machine measurement.
+
+    Converts ``model`` (the measurement's random-weight AlexNet: speed does not depend on the
+    weights) and times the flatbuffer as ``LiteClassifier`` runs it, on the same inputs as the
+    TensorFlow paths: one image (median of ``rounds * 5`` calls) and the batch ``many``
+    (median of ``rounds``). Returns ``{"single_ms": ..., "batch_images_per_s": ...}``, or
+    ``{}`` when LiteRT is not installed.
+    """
+    import statistics
+    import time
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        return {}
+    interpreter = Interpreter(
+        model_content=flatbuffer_bytes(model), num_threads=max(1, os.cpu_count() or 1)
+    )
+    index = interpreter.get_signature_runner(SIGNATURE).get_input_details()["image"]["index"]
+
+    def median_seconds(batch, count):
+        interpreter.resize_tensor_input(index, batch.shape, strict=False)
+        interpreter.allocate_tensors()
+        times = []
+        for _ in range(count + 1):  # the first call packs the weights: not timed
+            started = time.perf_counter()
+            interpreter.set_tensor(index, batch)
+            interpreter.invoke()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times[1:])
+
+    single = median_seconds(one, rounds * 5)
+    batch = median_seconds(many, rounds)
+    return {
+        "single_ms": round(single * 1e3, 2),
+        "batch_images_per_s": round(len(many) / batch, 2),
+    }

@@ -175,11 +175,57 @@ class LiteClassifier:
         return Analysis(top_predictions(probabilities, self.labels, top), activations, crop)
 
 
-def litert_preferred(count: int) -> bool:
-    """True when LiteRT should classify ``count`` images in a fresh process (fp32).
+# TensorFlow's start in a fresh process (import, model, first compilation) where measured:
+# 6.0-6.5 s for the import alone on the 2-core AMD EPYC (issue 20). A lower bound is safer
+# here: it only decides how long a list must be before TensorFlow's faster batches win.
+TENSORFLOW_START_SECONDS = 5.0
 
-    TensorFlow's start (import, model, first compilation) costs seconds that LiteRT does not;
-    for a long list TensorFlow's faster batches may win that back. The per-machine
-    measurement (``alexnet_tf.speed``) decides from both engines' batch rates.
+
+def measured_engines(entry: dict | None) -> dict | None:
+    """``{"single": engine, "batch": engine}`` chosen from a per-machine measurement entry
+    (``entry["litert"]`` beside TensorFlow's paths), or None when LiteRT was not measured."""
+    litert = (entry or {}).get("litert")
+    if not isinstance(litert, dict) or not litert.get("single_ms"):
+        return None
+    inference = entry["inference"]
+    tf_single = min((v for v in inference["single_ms"].values() if v), default=None)
+    tf_rate = max((v for v in inference["batch_images_per_s"].values() if v), default=None)
+    single = "litert" if tf_single is None or litert["single_ms"] <= tf_single else "tensorflow"
+    lite_rate = litert.get("batch_images_per_s") or 0
+    batch = "litert" if tf_rate is None or lite_rate >= tf_rate else "tensorflow"
+    return {"single": single, "batch": batch}
+
+
+def litert_preferred(count: int, *, tensorflow_loaded: bool = False, entry=None) -> bool:
+    """True when LiteRT should classify ``count`` images (fp32), if its flatbuffer is valid.
+
+    In a fresh process (``tensorflow_loaded=False``: ``classify``) TensorFlow first costs
+    its start, which LiteRT does not; for a long list TensorFlow's faster batches (where the
+    per-machine measurement found them faster) may win that back. With both loaded (the app)
+    the faster engine for one image is used. Unmeasured: LiteRT (on the AVX2 EPYC it was as
+    fast as TensorFlow's best path for one image, and 5 s ahead at the start).
     """
-    return count >= 0
+    setting = engine_setting()
+    if setting != "auto":
+        return setting == "litert"
+    if entry is None:
+        try:
+            from . import speed
+
+            entry = None if speed.forced_path() else speed.read_measurement()
+        except Exception:  # a damaged cache or setting: the unmeasured default
+            entry = None
+    if not entry or not isinstance(entry.get("litert"), dict):
+        return True
+    engines = measured_engines(entry)
+    if engines is None:
+        return True
+    if tensorflow_loaded:
+        return engines["single"] == "litert"
+    if count <= 1:
+        return True  # TensorFlow's start alone is seconds; one image is tens of milliseconds
+    litert = entry["litert"]
+    tf_rate = max((v for v in entry["inference"]["batch_images_per_s"].values() if v), default=0)
+    lite_seconds = count / max(litert.get("batch_images_per_s") or 1e-9, 1e-9)
+    tf_seconds = TENSORFLOW_START_SECONDS + count / max(tf_rate, 1e-9)
+    return lite_seconds <= tf_seconds

@@ -124,7 +124,7 @@ def _gradcam_for(classifier, warm):
 def _litert_preferred_for_one() -> bool:
     from alexnet_tf.litert_classifier import litert_preferred
 
-    return litert_preferred(1)
+    return litert_preferred(1, tensorflow_loaded=True)
 
 
 def _start_flatbuffer_build(model_spec) -> None:
