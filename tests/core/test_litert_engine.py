@@ -198,3 +198,34 @@ def test_a_wrong_engine_setting_is_named(job, monkeypatch):
     monkeypatch.setenv("ALEXNET_STUDIO_ENGINE", "fastest")
     with pytest.raises(ModelLoadError, match="ALEXNET_STUDIO_ENGINE must be one of"):
         LiteClassifier.load(None)
+
+
+def _entry(litert_ms, litert_rate, tf_ms=30.0, tf_rate=60.0):
+    return {
+        "inference": {
+            "single_ms": {"xla": tf_ms, "graph": tf_ms + 5},
+            "batch_images_per_s": {"xla": tf_rate, "graph": tf_rate - 5},
+        },
+        "litert": {"single_ms": litert_ms, "batch_images_per_s": litert_rate},
+    }
+
+
+def test_the_measured_engine_choice_weighs_tensorflows_start(monkeypatch):
+    from alexnet_tf.litert_classifier import litert_preferred, measured_engines
+
+    monkeypatch.setenv("ALEXNET_STUDIO_ENGINE", "auto")
+    slower_batches = _entry(litert_ms=25.0, litert_rate=40.0)
+    assert measured_engines(slower_batches) == {"single": "litert", "batch": "tensorflow"}
+    # A fresh process: TensorFlow's start decides a short list, its batches a long one.
+    assert litert_preferred(1, entry=slower_batches)
+    assert litert_preferred(100, entry=slower_batches)
+    assert not litert_preferred(5000, entry=slower_batches)
+    # Both loaded (the app): the faster engine for one image.
+    assert litert_preferred(1, tensorflow_loaded=True, entry=slower_batches)
+    slower_single = _entry(litert_ms=45.0, litert_rate=80.0)
+    assert not litert_preferred(1, tensorflow_loaded=True, entry=slower_single)
+    assert litert_preferred(5000, entry=slower_single)
+    # Unmeasured, or measured before LiteRT was: LiteRT (no TensorFlow start at all).
+    assert litert_preferred(5000, entry={"inference": {}})
+    monkeypatch.setenv("ALEXNET_STUDIO_ENGINE", "tensorflow")
+    assert not litert_preferred(1, entry=slower_batches)
