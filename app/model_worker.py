@@ -159,7 +159,7 @@ class ModelWorker(QObject):
         self.tf_classifier = None
         self.enqueue = None  # set by ModelService: runs (method, args) in the model thread
         self._generation = 0  # one per load_model: a late TensorFlow of an older model is dropped
-        self._loader = None  # the tensorflow-loader thread of the current load, if any
+        self.loaders = []  # tensorflow-loader threads started (joined when the app closes)
         self._pending_gradcam = None  # (request id, class index) asked before TensorFlow came
         self._tensorflow_waiting = None  # (spec, generation, started) of a LiteRT start
         self.latest_request = 0  # set by ModelService from the GUI thread; older work is skipped
@@ -271,8 +271,9 @@ class ModelWorker(QObject):
             if self.enqueue is not None:
                 self.enqueue(self._adopt_tensorflow, (generation, classifier, gradcam, started))
 
-        self._loader = threading.Thread(target=load, name="tensorflow-loader", daemon=True)
-        self._loader.start()
+        loader = threading.Thread(target=load, name="tensorflow-loader", daemon=True)
+        self.loaders = [thread for thread in self.loaders if thread.is_alive()] + [loader]
+        loader.start()
 
     def _adopt_tensorflow(self, generation, classifier, gradcam, started: float) -> None:
         """Runs in the model thread: TensorFlow's copy of the current model has arrived."""
@@ -482,6 +483,5 @@ class ModelService(QObject):
         self.worker.latest_request = 1 << 62
         self._requests.put(None)
         self.thread.join(timeout)
-        loader = self.worker._loader
-        if loader is not None:  # TensorFlow must not be mid-import at interpreter exit
+        for loader in self.worker.loaders:  # TensorFlow must not be mid-import at exit
             loader.join(timeout)
