@@ -78,20 +78,7 @@ def install_weights(arrays: dict, info: dict) -> dict:
     now = datetime.datetime.now(datetime.UTC)
     info = {**info, "imported_at": now.isoformat(timespec="seconds")}
     write_json_atomic(weights_dir() / INFO_FILE, info)
-    _start_flatbuffer_build()
     return info
-
-
-def _start_flatbuffer_build() -> None:
-    """Convert the new weights for LiteRT in a background process: the next first answer
-    needs no TensorFlow. (The previous flatbuffer no longer matches the weights' digest.)"""
-    from ..errors import AlexNetStudioError
-    from ..flatbuffer_cache import start_background_build
-
-    try:
-        start_background_build(None)
-    except (OSError, AlexNetStudioError):
-        pass  # the weights are installed; without a flatbuffer TensorFlow answers
 
 
 def file_sha1(path: str | Path) -> str:
