@@ -748,7 +748,7 @@ class TrainingJob:
         if not len(data.val_idx):
             self.job.log("no validation images (val_split 0 or classes too small): no eval.json")
             return None
-        from .evaluate import evaluate_predictions
+        from ..metrics import evaluate_predictions
 
         eval_data = pipeline.make_eval_dataset(
             source, data.val_idx, self.settings.batch_size, features=features
