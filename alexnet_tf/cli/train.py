@@ -56,8 +56,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
-        help="compute precision (default fp32; fp16 needs a GPU). Measured here: "
-        + _precision_advice(),
+        help="compute precision (default fp32; fp16 needs a GPU). Whether bf16 trains faster "
+        "on this machine: `alexnet-studio info` (the job says it too when it starts)",
     )
     parser.add_argument(
         "--init",
@@ -83,23 +83,19 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_train, runs_model=True)
 
 
-def _precision_advice() -> str:
-    """What the cached measurement says about bf16 on this machine (no TensorFlow import)."""
-    from ..speed import precision_advice, read_measurement
-
-    try:
-        return precision_advice(read_measurement()).replace("%", "%%")  # argparse formats help
-    except OSError:  # an unreadable data folder must not break --help
-        return "not measured."
-
-
 def _tell_execution_path(settings, json_lines: bool) -> None:
-    """Say which path the training step runs on, and why (head mode: always the graph)."""
-    if json_lines or settings.mode == "head":
+    """Say which path the training step runs on, and why (head mode: always the graph), and
+    what the measurement says of bf16 here. Read when the job starts, never while the parser
+    is built: ``--help`` must not depend on a cache (a damaged one once broke every command)."""
+    if json_lines:
         return
-    from ..speed import forced_path, read_measurement, train_path
+    from ..speed import forced_path, precision_advice, read_measurement, train_path
 
-    entry = None if forced_path() else read_measurement()
+    entry = read_measurement()
+    if entry is not None:
+        print(f"Measured here: {precision_advice(entry)}", file=sys.stderr, flush=True)
+    if settings.mode == "head":
+        return
     path = train_path(settings.precision, entry)
     if forced_path():
         why = "forced by ALEXNET_STUDIO_EXECUTION"
