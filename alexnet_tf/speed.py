@@ -141,9 +141,7 @@ def read_measurement(machine: Machine | None = None) -> dict | None:
 def save_measurement(entry: dict) -> Path:
     """Store ``entry`` (from the measurement) under its key, keeping the newest few keys and
     dropping any damaged entry."""
-    entries = {
-        name: kept for name, kept in _read_cache()["entries"].items() if checked_entry(kept)
-    }
+    entries = {name: kept for name, kept in _read_cache()["entries"].items() if checked_entry(kept)}
     entries[key_id(entry["key"])] = entry
     newest = sorted(entries.items(), key=lambda item: item[1]["measured_at"])
     path = cache_path()

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from .quiet import quiet_native_stderr
+    from .quiet import quiet_tensorflow
 
-    quiet_native_stderr()
+    quiet_tensorflow()
     sys.exit(main())

@@ -10,25 +10,21 @@ sparse categorical cross-entropy summed over the replica's examples and divided 
 from __future__ import annotations
 
 import contextlib
-import os
+import platform
+import shutil
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
+import numpy as np
 
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from ..errors import AlexNetStudioError  # noqa: E402
-from ..fileio import atomic_path, write_json_atomic  # noqa: E402
-from ..preprocess import center_crop, normalize  # noqa: E402
-from ..stopping import StopFlag  # noqa: E402
-from . import pipeline  # noqa: E402
-from .checkpoints import (  # noqa: E402
+from ..errors import AlexNetStudioError
+from ..fileio import atomic_path, write_json_atomic
+from ..preprocess import center_crop, normalize
+from ..stopping import StopFlag
+from . import pipeline
+from .checkpoints import (
     DISK_ERRORS,
     checkpoint_prefixes,
     remove_partial_saves,
@@ -37,9 +33,9 @@ from .checkpoints import (  # noqa: E402
     save_checkpoint,
     tf_error_reason,
 )
-from .events import ProgressReporter, describe_kept  # noqa: E402
-from .initial_weights import apply_init, resolve_init  # noqa: E402
-from .job import (  # noqa: E402
+from .events import ProgressReporter, describe_kept
+from .initial_weights import apply_init, resolve_init
+from .job import (
     JobFolder,
     JobFolderError,
     job_is_alive,
@@ -47,7 +43,7 @@ from .job import (  # noqa: E402
     read_job_json,
     read_status_json,
 )
-from .recipe import (  # noqa: E402
+from .recipe import (
     DEFAULT_LR,
     HEAD_FIRST_EPOCHS,
     TRAINED_LAYERS,
@@ -59,8 +55,8 @@ from .recipe import (  # noqa: E402
     make_optimizer,
     standardization,
 )
-from .settings import SettingsError, TrainSettings  # noqa: E402
-from .steps import (  # noqa: E402
+from .settings import SettingsError, TrainSettings
+from .steps import (
     cross_entropy,
     make_predict,
     make_train_step,
@@ -68,7 +64,7 @@ from .steps import (  # noqa: E402
     set_precision,
     write_scalar,
 )
-from .watchdog import StepWatchdog  # noqa: E402
+from .watchdog import StepWatchdog
 
 PREPROCESSING = "caffe-bvlc-227"
 FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
