@@ -56,6 +56,7 @@ ENTRIES_KEPT = 8  # one data folder may be shared by several machines (a home on
 # project writes, and far below one that would slow a command down (a 400 MB one made
 # `classify` 3x slower when it was read whole).
 MAX_CACHE_BYTES = 1_000_000
+MAX_FIGURE = 1e9  # ms, images/s or seconds: far above any measured, far below a float's range
 
 _FIGURE = (float, type(None))  # None: that path could not run here
 _PATH = OneOf(*PATHS)
@@ -119,6 +120,10 @@ def checked_entry(entry) -> dict | None:
         check(entry, ENTRY_SPEC, CACHE_FILE)
     except DamagedFileError:
         return None
+    # A figure is shown with ``:g`` and divided by another: an int beyond a float's range
+    # would raise there, a negative one rank nonsense.
+    if any(f is not None and not 0 <= f < MAX_FIGURE for f in _figures(entry)):
+        return None
     measured = set(entry["training"])
     # Every measured precision has its chosen path (``info`` lists them side by side).
     if "fp32" not in measured or not measured <= set(PRECISIONS):
@@ -126,6 +131,16 @@ def checked_entry(entry) -> dict | None:
     if set(entry["choice"]["train"]) != measured or entry["choice"]["precision"] not in measured:
         return None
     return entry
+
+
+def _figures(entry: dict):
+    """Every number of an entry that is shown or computed with."""
+    yield entry["seconds"]
+    inference = entry["inference"]
+    for figures in (inference["single_ms"], inference["batch_images_per_s"]):
+        yield from figures.values()
+    for figures in entry["training"].values():
+        yield from figures.values()
 
 
 def read_measurement(machine: Machine | None = None) -> dict | None:

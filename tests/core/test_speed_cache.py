@@ -76,9 +76,17 @@ def test_another_machines_damaged_entry_costs_this_machine_nothing():
     assert list(kept) == [speed.key_id(MACHINE.key())]
 
 
-def test_an_entry_whose_choices_do_not_match_its_figures_is_not_measured():
-    entry = entry_for(MACHINE, XEON_AMX)
-    del entry["choice"]["train"]["bf16"]  # `info` lists each measured precision's choice
+@pytest.mark.parametrize("where", ["choice", "huge", "negative", "seconds"])
+def test_an_entry_whose_figures_cannot_be_used_is_not_measured(where):
+    entry = copy.deepcopy(entry_for(MACHINE, XEON_AMX))
+    if where == "choice":
+        del entry["choice"]["train"]["bf16"]  # `info` lists each measured precision's choice
+    elif where == "huge":
+        entry["training"]["bf16"]["graph"] = 10**400  # valid JSON, beyond a float
+    elif where == "negative":
+        entry["inference"]["single_ms"]["xla"] = -1.0
+    else:
+        entry["seconds"] = 10**400
     speed.cache_path().write_text(json.dumps({"entries": {speed.key_id(MACHINE.key()): entry}}))
     assert_not_measured()
 
@@ -86,7 +94,8 @@ def test_an_entry_whose_choices_do_not_match_its_figures_is_not_measured():
 # -- random JSON of every type and depth -----------------------------------------------------
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8) | st.sampled_from(["xla", "graph", "fp32", "bf16", "fp16"]),
+    | st.text(max_size=8) | st.sampled_from(["xla", "graph", "fp32", "bf16", "fp16"])
+    | st.sampled_from([10**400, -1.5, 0]),  # beyond a float, negative, nothing
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                 max_size=4),
     max_leaves=30,
