@@ -57,7 +57,7 @@ def register(subparsers) -> None:
         "--precision",
         choices=("fp32", "bf16", "fp16"),
         help="compute precision (default fp32; fp16 needs a GPU). Whether bf16 trains faster "
-        "on this machine: `alexnet-studio info` (the job says it too when it starts)",
+        "on this machine: see the `info` command (a job says it too when it starts)",
     )
     parser.add_argument(
         "--init",

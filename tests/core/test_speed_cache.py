@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
+import sys
 import tracemalloc
 
 import pytest
@@ -48,6 +50,34 @@ def test_a_damaged_cache_is_not_measured_and_the_next_measurement_rewrites_it(da
     speed.save_measurement(entry_for(MACHINE, XEON_AMX))
     assert speed.read_measurement(MACHINE)["choice"]["single"] == "graph"
     assert speed.cache_path().stat().st_size < speed.MAX_CACHE_BYTES
+
+
+_OPENED: list[str] | None = None  # while set, the audit hook records the files opened
+
+
+def _record_opens(event: str, args) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, os.PathLike)):
+        _OPENED.append(os.fspath(args[0]))
+
+
+def test_the_help_of_every_command_opens_no_file_of_the_data_folder(studio_home):
+    """``--help`` must not depend on any cache (a damaged speed.json once broke every
+    command, --help included); Python's audit hook sees every file opened."""
+    global _OPENED
+    from alexnet_tf import cli
+
+    sys.addaudithook(_record_opens)  # stays for the process; records only while a list is set
+    _OPENED = []
+    try:
+        parser = cli.build_parser()
+        texts = [parser.format_help()]
+        commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+        texts += [command.format_help() for command in commands.values()]
+        opened, _OPENED = _OPENED, None
+    finally:
+        _OPENED = None
+    assert len(texts) > 5
+    assert [path for path in opened if path.startswith(str(studio_home))] == []
 
 
 def test_a_huge_cache_costs_what_a_normal_one_does():

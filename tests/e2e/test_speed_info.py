@@ -76,7 +76,7 @@ def test_measurement_info_and_train_help_with_a_quiet_terminal(studio_home):
     # --help reads no cache (a damaged one once broke it): it says where the figures are.
     help_text = run_cli("train", "--help", env=user_env())
     assert help_text.returncode == 0 and help_text.stderr == ""
-    assert "alexnet-studio info" in " ".join(help_text.stdout.split())
+    assert "see the `info` command" in " ".join(help_text.stdout.split())
 
     # A user's own TF_CPP_MIN_LOG_LEVEL is theirs: at 0, TensorFlow's lines reach the terminal.
     chatty = run_cli("info", env=user_env(TF_CPP_MIN_LOG_LEVEL="0"))
