@@ -13,7 +13,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
 
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -65,6 +64,7 @@ from .recipe import (  # noqa: E402
     make_optimizer,
     standardization,
 )
+from .records import dataset_record, start_fields, versions  # noqa: E402
 from .settings import SettingsError, TrainSettings  # noqa: E402
 from .state import Dataset, Network, RunState, Validation, validation_scores  # noqa: E402
 from .steps import (  # noqa: E402
@@ -84,19 +84,6 @@ EXIT_FAILED = 1
 
 class Cancelled(Exception):  # noqa: N818
     """The job stopped on request."""
-
-
-def versions() -> dict:
-    """Versions recorded in job.json (a model trained with one Keras may not load in another)."""
-    import keras
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
 
 
 class TrainingJob:
@@ -244,21 +231,7 @@ class TrainingJob:
                 f"replicas. Received: batch_size={s.batch_size}"
             )
         run.data = self._load_dataset(recorded_job)
-        init, init_text = resolve_init(s.init)
-        s.init = init
-        run.network = self._build_network(init)
-        self._record_dataset(recorded_job, init_text)
-
-        # Head mode trains on the frozen network's fc7 activations; top and full modes use
-        # them once, to fit the new fc8 before the layers below start to move.
-        run.on_features = s.mode == "head"
-        features = None
-        if run.on_features or run.network.fresh:
-            features = self._head_features()
-        if run.network.fresh:
-            self._prepare_fc8(features)
-        run.inputs = features if run.on_features else run.data.cache
-        run.predict = make_predict(run.network.net)
+        self._prepare_network(recorded_job)
         listeners = self._listeners()
         if run.network.fresh and not run.on_features:
             self._offer_fc8_first(listeners)
@@ -397,6 +370,25 @@ class TrainingJob:
         return Validation(predict_dataset(predict, eval_data), data.labels[data.val_idx])
 
     # -- 3. network ----------------------------------------------------------------------
+    def _prepare_network(self, recorded_job: dict) -> None:
+        """The network built and restored (or started from the initial weights), what it
+        trains on, and on a fresh start fc8 prepared."""
+        s, run = self.settings, self.state
+        init, init_text = resolve_init(s.init)
+        s.init = init
+        run.network = self._build_network(init)
+        self._record_dataset(recorded_job, init_text)
+        # Head mode trains on the frozen network's fc7 activations; top and full modes use
+        # them once, to fit the new fc8 before the layers below start to move.
+        run.on_features = s.mode == "head"
+        features = None
+        if run.on_features or run.network.fresh:
+            features = self._head_features()
+        if run.network.fresh:
+            self._prepare_fc8(features)
+        run.inputs = features if run.on_features else run.data.cache
+        run.predict = make_predict(run.network.net)
+
     def _build_network(self, init: str) -> Network:
         """The model, the network that trains, its optimizer and checkpoint, restored on resume
         (or given the initial weights)."""
@@ -691,55 +683,12 @@ class TrainingJob:
 
     def _record_dataset(self, recorded_job: dict, init_text: str) -> None:
         """job.json's dataset part (once) and the start event."""
-        s, (choice, data, network) = self.settings, self._parts()
-        scan = data.scan
-        if choice.is_chief and "dataset" not in recorded_job:
-            self.job.write_json(
-                self.job.job_json,
-                {
-                    **recorded_job,
-                    "versions": recorded_job.get("versions") or versions(),
-                    "settings": s.to_dict(),
-                    "init_source": init_text,
-                    "dataset": {
-                        "root": str(scan.root),
-                        "fingerprint": scan.fingerprint,
-                        "classes": list(scan.classes),
-                        "num_images": len(scan.items),
-                        "num_train": int(len(data.train_idx)),
-                        "num_val": int(len(data.val_idx)),
-                    },
-                    "strategy": choice.description,
-                },
-            )
-        start_epoch, start_step = network.position()
-        self.reporter.emit(
-            "start",
-            job_dir=str(self.job_dir),
-            strategy=choice.description,
-            strategy_kind=choice.kind,
-            replicas=choice.num_replicas,
-            workers=choice.num_workers,
-            worker=choice.worker_index,
-            num_classes=len(scan.classes),
-            classes=list(scan.classes),
-            num_images=len(scan.items),
-            num_train=int(len(data.train_idx)),
-            num_val=int(len(data.val_idx)),
-            num_refused=len(scan.refused),
-            refused=[{"path": str(r.path), "reason": r.reason} for r in scan.refused],
-            mode=s.mode,
-            epochs=s.epochs,
-            batch_size=s.batch_size,
-            steps_per_epoch=data.steps,
-            total_steps=data.total_steps,
-            init=s.init,
-            init_source=init_text,
-            precision=s.precision,
-            keep=s.keep,
-            resumed_at={"epoch": start_epoch, "step": start_step} if self.resume else None,
-        )
-        self.job.log(f"strategy: {choice.description}; initial weights: {init_text}")
+        s, run = self.settings, self.state
+        if run.choice.is_chief and "dataset" not in recorded_job:
+            self.job.write_json(self.job.job_json, dataset_record(recorded_job, s, run, init_text))
+        fields = start_fields(s, run, init_text, job_dir=self.job_dir, resumed=self.resume)
+        self.reporter.emit("start", **fields)
+        self.job.log(f"strategy: {run.choice.description}; initial weights: {init_text}")
 
 
 def _is_peer_failure(error: Exception) -> bool:
