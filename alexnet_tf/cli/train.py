@@ -105,6 +105,11 @@ def _tell_execution_path(settings, json_lines: bool) -> None:
     print(f"Execution: {name} for {settings.precision} ({why})", file=sys.stderr, flush=True)
 
 
+def _resume_command(job_dir) -> str:
+    """The command that resumes ``job_dir``, as the job's messages name it."""
+    return f"`alexnet-studio train --resume {Path(job_dir).expanduser().resolve()}`"
+
+
 def _given(args) -> dict:
     return {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
 
@@ -157,7 +162,8 @@ def _run_train(args) -> int:
             raise SettingsError("--out and --resume name different folders; give only --resume.")
         settings = prepare_resume(args.resume, given)
         _tell_execution_path(settings, args.json)
-        return run_training(settings, args.resume, resume=True, json_lines=args.json)
+        return run_training(settings, args.resume, resume=True, json_lines=args.json,
+                            resume_command=_resume_command(args.resume))  # fmt: skip
     if not args.folder:
         raise SettingsError("Give the dataset FOLDER to train on, or --resume JOB_DIR.")
     if not Path(args.folder).is_dir():
@@ -182,4 +188,5 @@ def _run_train(args) -> int:
         # The folder appears with its job.json: a job killed while starting can be resumed.
         create_job_folder(job_dir, {"settings": settings.to_dict(), "created": time.time()})
     _tell_execution_path(settings, args.json)
-    return run_training(settings, job_dir, json_lines=args.json)
+    return run_training(settings, job_dir, json_lines=args.json,
+                        resume_command=_resume_command(job_dir))  # fmt: skip
