@@ -112,13 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":
-    from .quiet import quiet_native_stderr
-
-    quiet_native_stderr()
-    sys.exit(main())
-
-
 def time_litert(model, one, many, rounds: int) -> dict:
     """LiteRT's inference speed on this machine, for the per-machine measurement.
 
@@ -157,3 +150,10 @@ def time_litert(model, one, many, rounds: int) -> dict:
         "single_ms": round(single * 1e3, 2),
         "batch_images_per_s": round(len(many) / batch, 2),
     }
+
+
+if __name__ == "__main__":
+    from .quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    sys.exit(main())

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.images import IMAGE_SUFFIXES
 from alexnet_tf.paths import resource_path
-from alexnet_tf.quiet import quiet_native_stderr
+from alexnet_tf.quiet import quiet_tensorflow
 
 from .batch_view import BatchView
 from .filters_view import FiltersView
@@ -577,7 +577,7 @@ def run_app(paths=()) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # After Qt has started (a missing platform plugin must still reach the terminal), before
     # the model thread imports TensorFlow: its C++ start-up lines go to logs/tensorflow.log.
-    quiet_native_stderr()
+    quiet_tensorflow()
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     # The name of the installed .desktop entry: Wayland desktops match the window to it.

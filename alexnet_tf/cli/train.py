@@ -56,8 +56,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--precision",
         choices=("fp32", "bf16", "fp16"),
-        help="compute precision (default fp32; fp16 needs a GPU). Measured here: "
-        + _precision_advice(),
+        help="compute precision (default fp32; fp16 needs a GPU). Whether bf16 trains faster "
+        "on this machine: see the `info` command (a job says it too when it starts)",
     )
     parser.add_argument(
         "--init",
@@ -83,23 +83,19 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_train, runs_model=True)
 
 
-def _precision_advice() -> str:
-    """What the cached measurement says about bf16 on this machine (no TensorFlow import)."""
-    from ..speed import precision_advice, read_measurement
-
-    try:
-        return precision_advice(read_measurement()).replace("%", "%%")  # argparse formats help
-    except OSError:  # an unreadable data folder must not break --help
-        return "not measured."
-
-
 def _tell_execution_path(settings, json_lines: bool) -> None:
-    """Say which path the training step runs on, and why (head mode: always the graph)."""
-    if json_lines or settings.mode == "head":
+    """Say which path the training step runs on, and why (head mode: always the graph), and
+    what the measurement says of bf16 here. Read when the job starts, never while the parser
+    is built: ``--help`` must not depend on a cache (a damaged one once broke every command)."""
+    if json_lines:
         return
-    from ..speed import forced_path, read_measurement, train_path
+    from ..speed import forced_path, precision_advice, read_measurement, train_path
 
-    entry = None if forced_path() else read_measurement()
+    entry = read_measurement()
+    if entry is not None:
+        print(f"Measured here: {precision_advice(entry)}", file=sys.stderr, flush=True)
+    if settings.mode == "head":
+        return
     path = train_path(settings.precision, entry)
     if forced_path():
         why = "forced by ALEXNET_STUDIO_EXECUTION"
@@ -107,6 +103,11 @@ def _tell_execution_path(settings, json_lines: bool) -> None:
         why = "measured fastest here" if entry else "the default until this machine is measured"
     name = "XLA" if path == "xla" else "plain graph"
     print(f"Execution: {name} for {settings.precision} ({why})", file=sys.stderr, flush=True)
+
+
+def _resume_command(job_dir) -> str:
+    """The command that resumes ``job_dir``, as the job's messages name it."""
+    return f"`alexnet-studio train --resume {Path(job_dir).expanduser().resolve()}`"
 
 
 def _given(args) -> dict:
@@ -161,7 +162,8 @@ def _run_train(args) -> int:
             raise SettingsError("--out and --resume name different folders; give only --resume.")
         settings = prepare_resume(args.resume, given)
         _tell_execution_path(settings, args.json)
-        return run_training(settings, args.resume, resume=True, json_lines=args.json)
+        return run_training(settings, args.resume, resume=True, json_lines=args.json,
+                            resume_command=_resume_command(args.resume))  # fmt: skip
     if not args.folder:
         raise SettingsError("Give the dataset FOLDER to train on, or --resume JOB_DIR.")
     if not Path(args.folder).is_dir():
@@ -186,4 +188,5 @@ def _run_train(args) -> int:
         # The folder appears with its job.json: a job killed while starting can be resumed.
         create_job_folder(job_dir, {"settings": settings.to_dict(), "created": time.time()})
     _tell_execution_path(settings, args.json)
-    return run_training(settings, job_dir, json_lines=args.json)
+    return run_training(settings, job_dir, json_lines=args.json,
+                        resume_command=_resume_command(job_dir))  # fmt: skip

@@ -18,8 +18,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import ExportError
-from ..fileio import atomic_path, write_json_atomic
+from .errors import ExportError
+from .fileio import atomic_path, write_json_atomic
 
 FORMATS = ("keras", "savedmodel", "tflite")
 LABELS_FILE = "labels.json"
@@ -95,14 +95,14 @@ def _replace_folder(source: Path, destination: Path) -> None:
 
 
 def _imagenet_labels() -> dict:
-    from ..inference import PREPROCESSING
-    from ..labels import imagenet_labels
+    from .inference import PREPROCESSING
+    from .labels import imagenet_labels
 
     return {"labels": list(imagenet_labels()), "preprocessing": PREPROCESSING}
 
 
 def _load(job_dir: Path | None):
-    from ..inference import Classifier
+    from .inference import Classifier
 
     # Classifier.load is the one loader of model files: safe mode on, AlexNet checked; None
     # is the installed ImageNet model.
@@ -120,7 +120,7 @@ def _write_archive(model, folder: Path, endpoints: dict) -> None:
 
 
 def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
-    from ..serving import serving_functions
+    from .serving import serving_functions
 
     endpoints = serving_functions(model, labels)
     # serving_default is the photo endpoint: what TensorFlow Serving users call first.
@@ -131,7 +131,7 @@ def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
 def _tflite_bytes(model, workdir: Path) -> bytes:
     import tensorflow as tf
 
-    from ..serving import tflite_function
+    from .serving import tflite_function
 
     saved = workdir / "saved_model"
     _write_archive(model, saved, {"classify": tflite_function(model)})
@@ -175,10 +175,10 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}. Received: fmt={fmt!r}")
     out = Path(out).expanduser().absolute()
     if job_dir is None:
-        from ..weights.store import weights_installed
+        from .weights.store import weights_installed
 
         if not weights_installed():
-            from ..errors import WeightsNotInstalledError
+            from .errors import WeightsNotInstalledError
 
             raise WeightsNotInstalledError()
         model_file, labels = None, _imagenet_labels()
