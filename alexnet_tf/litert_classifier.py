@@ -97,7 +97,7 @@ class LiteClassifier:
 
             if not weights_installed():
                 return None, "no ImageNet weights installed"
-        cached, reason = load_cached(model_spec)
+        cached, reason = _take_prefetched(model_spec) or load_cached(model_spec)
         if cached is None:
             return None, reason
         try:
@@ -173,6 +173,47 @@ class LiteClassifier:
         activations = {name: outputs[name][0] for name in NAMED_LAYERS}
         probabilities = check_finite(outputs[PROBABILITY_LAYER], self.name)[0]
         return Analysis(top_predictions(probabilities, self.labels, top), activations, crop)
+
+
+_prefetches: dict = {}  # str(model spec) or None -> (thread, [its load_cached result])
+
+
+def prefetch(model_spec: str | Path | None = None) -> None:
+    """Start reading and checking ``model_spec``'s flatbuffer in a thread now;
+    ``LiteClassifier.load`` of the same spec then takes it (waiting for it if needed).
+
+    The app calls this first thing at launch, so reading and hashing 244 MB (~0.3 s) overlap
+    importing Qt and building the window (file reads and hashing release the GIL). Only the
+    check: the interpreter is made later, by the model thread, once the terminal is quiet
+    (LiteRT prints a line when it creates its CPU delegate). Does nothing when the engine is
+    set to tensorflow.
+    """
+    try:
+        if engine_setting() == "tensorflow":
+            return
+    except Exception:  # a wrong setting is reported by the load itself, in its words
+        return
+    result = []
+
+    def check() -> None:
+        try:
+            result.append(load_cached(model_spec))
+        except Exception:  # the model thread's own load reports it
+            pass
+
+    thread = threading.Thread(target=check, name="flatbuffer-prefetch", daemon=True)
+    _prefetches[None if model_spec is None else str(model_spec)] = (thread, result)
+    thread.start()
+
+
+def _take_prefetched(model_spec):
+    """The prefetched ``load_cached`` result of ``model_spec``, or None (none, or it raised)."""
+    pending = _prefetches.pop(None if model_spec is None else str(model_spec), None)
+    if pending is None:
+        return None
+    thread, result = pending
+    thread.join()
+    return result[0] if result else None
 
 
 # TensorFlow's start in a fresh process (import, model, first compilation) where measured:

@@ -229,3 +229,15 @@ def test_the_measured_engine_choice_weighs_tensorflows_start(monkeypatch):
     assert litert_preferred(5000, entry={"inference": {}})
     monkeypatch.setenv("ALEXNET_STUDIO_ENGINE", "tensorflow")
     assert not litert_preferred(1, entry=slower_batches)
+
+
+def test_a_prefetched_check_is_used_once_and_then_checked_again(job):
+    from alexnet_tf import litert_classifier
+
+    litert_classifier.prefetch(None)  # as the app's launch does, while Qt imports
+    lite, reason = LiteClassifier.load(None)
+    assert lite is not None, reason
+    assert litert_classifier._prefetches == {}
+    _, flatbuffer = cache_files(model_source(None))
+    flatbuffer.write_bytes(b"damaged since")  # a later load checks the file again
+    assert LiteClassifier.load(None)[0] is None
