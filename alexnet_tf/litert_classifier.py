@@ -196,6 +196,12 @@ def prefetch(model_spec: str | Path | None = None) -> None:
     result = []
 
     def check() -> None:
+        # Below the thread importing Qt and building the window: that one is shown first.
+        if hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 8)
+            except OSError:
+                pass
         try:
             result.append(load_cached(model_spec))
         except Exception:  # the model thread's own load reports it
