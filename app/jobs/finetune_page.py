@@ -32,25 +32,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alexnet_tf.jobfolder import MODES as MODE_KEYS
+from alexnet_tf.jobfolder import PRECISIONS as PRECISION_KEYS
 from alexnet_tf.training.recipe import DEFAULT_LR
 
 from ..image_sources import paths_from_mime_data
 from .devices import describe_devices
 from .thumbnails import THUMBNAIL_SIZE, ScanThread, stop_thread
 
-MODES = (
-    ("head", "Head: retrain the last layer (fc8)",
-     "Fastest; works with a few dozen images per class. Features are computed once."),
-    ("top", "Top: retrain fc6, fc7 and fc8",
-     "Slower; adapts more when your images differ from photos. Wants more images."),
-    ("full", "Full: retrain every layer",
-     "Slowest; for large datasets (thousands of images), ideally on a GPU."),
-)  # fmt: skip
-PRECISIONS = (
-    ("fp32", "fp32 (exact)"),
-    ("bf16", "bf16 (mixed, less memory)"),
-    ("fp16", "fp16 (mixed, GPU only)"),
-)
+# The words for the library's modes and precisions (which exist is the library's to say).
+MODE_TEXT = {
+    "head": ("Head: retrain the last layer (fc8)",
+             "Fastest; works with a few dozen images per class. Features are computed once."),
+    "top": ("Top: retrain fc6, fc7 and fc8",
+            "Slower; adapts more when your images differ from photos. Wants more images."),
+    "full": ("Full: retrain every layer",
+             "Slowest; for large datasets (thousands of images), ideally on a GPU."),
+}  # fmt: skip
+PRECISION_TEXT = {
+    "fp32": "fp32 (exact)",
+    "bf16": "bf16 (mixed, less memory)",
+    "fp16": "fp16 (mixed, GPU only)",
+}
+MODES = tuple((key, *MODE_TEXT[key]) for key in MODE_KEYS)
+PRECISIONS = tuple((key, PRECISION_TEXT[key]) for key in PRECISION_KEYS)
 
 
 def _muted(text: str) -> QLabel:

@@ -431,7 +431,7 @@ class JobsPanel(QWidget):
             if changed:
                 self.curves.set_metrics(metrics)
         self.curves.mark_kept(record.kept if record.state == "finished" else None)
-        self.evaluation.set_report(job_store.read_evaluation(record.path))
+        self.evaluation.set_report(*job_store.read_evaluation_checked(record.path))
         log = job_store.read_log(record.path)
         if log != self.log.toPlainText():
             self.log.setPlainText(log)
