@@ -195,6 +195,32 @@ def is_job_model_file(path: str | Path) -> bool:
     return path.name == MODEL_FILE and path.parent.name == MODEL_DIR
 
 
+def job_of_model(model_spec: str | Path | None) -> Path | None:
+    """The job folder a ``--model`` value names (``JOB`` or ``JOB/model/model.keras``), or None."""
+    if model_spec is None:
+        return None
+    path = Path(model_spec).expanduser()
+    job = path.parent.parent if is_job_model_file(path) else path
+    return job if (job / JOB_JSON).is_file() or (job / STATUS_JSON).is_file() else None
+
+
+def still_running_note(model_spec: str | Path | None) -> str:
+    """What to tell a user who uses the model of a job that is still running ("" if not)."""
+    job = job_of_model(model_spec)
+    if job is None:
+        return ""
+    try:
+        alive = job_is_alive(read_status_file(job))
+    except DamagedFileError:
+        return ""
+    if not alive:
+        return ""
+    return (
+        f"the job {job} is still running: its model may change (model/{MODEL_FILE} is "
+        "written when the job finishes); evaluate again once it has finished."
+    )
+
+
 # -- readers -----------------------------------------------------------------------------
 def read_job_file(job_dir: str | Path) -> dict:
     """The job.json of ``job_dir``, checked in depth.
