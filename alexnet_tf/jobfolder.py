@@ -169,6 +169,7 @@ EXIT_RECORD_SPEC = {
     "signal": Optional((str, type(None))),
     "signal_text": Optional((str, type(None))),
     "ended": Optional(float),
+    "error": Optional(str),  # the launcher could not start the job
 }
 EVENT_SPEC = {"event": str, "message": Optional(str)}
 
