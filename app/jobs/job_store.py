@@ -208,7 +208,6 @@ class JobRecord:
     launched: bool = False  # started by the app (this session or an earlier one)
     ended: str = ""  # how the process ended, when known: "SIGSEGV", "SIGKILL", "exit 3"
     running: bool = False  # a damaged job whose launched process is still alive
-    unresumable: bool = False  # its job.json is damaged: a resume would not know its settings
 
     @property
     def state_text(self) -> str:
@@ -230,7 +229,6 @@ class JobRecord:
         return (
             self.state in RESUMABLE_STATES
             and not self.is_active
-            and not self.unresumable
             and (self.path / jobfolder.JOB_JSON).is_file()
         )
 
@@ -257,7 +255,6 @@ def read_job(job_dir: str | Path) -> JobRecord:
     launch_alive = bool(run) and process_alive(run.get("pid"))
     damage = "; ".join(d for d in (status_damage, job_damage) if d)
     if damage:
-        record.unresumable = bool(job_damage)
         _mark_damaged(record, damage, run.get("pid") if launch_alive else None)
     elif launch_alive and started > heartbeat:
         # The process the app launched last has not written its own status yet: any
@@ -305,8 +302,6 @@ def _mark_damaged(record: JobRecord, damage: str, running_pid: int | None) -> No
             f"{damage}; the process the app launched for it ({running_pid}) is still "
             "running. Cancel stops it."
         )
-    elif record.unresumable:
-        record.message = f"{damage}, so this job cannot be resumed; its files are kept as they are."
     else:
         record.message = (
             f"{damage}, so the app cannot tell this job's state. If the job is not "

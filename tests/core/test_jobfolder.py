@@ -77,7 +77,6 @@ def test_the_app_shows_a_job_with_a_damaged_job_json_as_damaged_naming_the_file(
     record = job_store.read_job(folder)
     assert record.state == "damaged" and not record.is_active
     assert "job.json is damaged" in record.message and "sideways" in record.message
-    assert not record.can_resume  # a resume would not know the job's settings
 
 
 def test_a_damaged_eval_json_is_not_shown_and_says_so(tmp_path):
