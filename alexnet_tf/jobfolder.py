@@ -370,14 +370,14 @@ def project_version() -> str:
         return "unknown"
 
 
+def version_stamp() -> dict:
+    """What job.json records about the version that wrote it (checked by a resume)."""
+    return {"format": JOB_FORMAT, "project": project_version()}
+
+
 def new_job_record(settings: dict) -> dict:
     """The job.json of a job being created: its settings and what wrote them."""
-    return {
-        "format": JOB_FORMAT,
-        "project": project_version(),
-        "settings": settings,
-        "created": time.time(),
-    }
+    return {**version_stamp(), "settings": settings, "created": time.time()}
 
 
 def resume_mismatches(job: dict) -> list[str]:

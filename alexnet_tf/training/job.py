@@ -77,7 +77,14 @@ class JobFolder:
         return read_status_json(self.root)
 
     def write_json(self, path: Path, value) -> None:
-        """Write one of the job's JSON files atomically."""
+        """Write one of the job's JSON files atomically.
+
+        job.json always says what wrote it (``jobfolder.JOB_FORMAT`` and the project's
+        version), whoever builds its content: a resume checks them. A value that already
+        records them (a job.json read back and completed) keeps its own.
+        """
+        if Path(path) == self.job_json:
+            value = {**names.version_stamp(), **value}
         write_json_atomic(path, value)
 
     def log(self, message: str) -> None:

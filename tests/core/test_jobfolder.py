@@ -122,3 +122,17 @@ def test_a_running_jobs_model_comes_with_a_note_that_it_may_change(tmp_path):
     write_json_atomic(folder / "status.json", {"state": "finished"})
     assert jobfolder.still_running_note(folder) == ""
     assert jobfolder.still_running_note(None) == ""
+
+
+def test_job_json_always_records_the_version_that_wrote_it(tmp_path):
+    from alexnet_tf.training.job import JobFolder
+
+    job = JobFolder(tmp_path / "job")
+    try:  # the training loop writes job.json from its own dict, without the stamp
+        job.write_json(job.job_json, {"settings": {"epochs": 2}, "created": 1.0})
+    finally:
+        job.close()
+    written = jobfolder.read_job_file(job.root)
+    assert written["format"] == jobfolder.JOB_FORMAT
+    assert written["project"] == jobfolder.project_version()
+    assert jobfolder.resume_mismatches(written) == []  # so a resume of it goes ahead
