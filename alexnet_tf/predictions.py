@@ -7,16 +7,16 @@ same errors, and a caller that only needs the fast engine never imports TensorFl
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelLoadError, ModelOutputError
+from . import jobfolder
+from .errors import DamagedFileError, ModelLoadError, ModelOutputError
 
 IMAGENET_MODEL_NAME = "ImageNet (BVLC AlexNet)"
-PREPROCESSING = "caffe-bvlc-227"  # the only preprocessing this app applies
+PREPROCESSING = jobfolder.PREPROCESSING  # the only preprocessing this app applies
 PROBABILITY_LAYER = "prob"
 
 
@@ -101,9 +101,9 @@ def resolve_model_spec(model_spec: str | Path) -> tuple[Path, str]:
     """
     path = Path(model_spec).expanduser()
     if path.is_dir():
-        model_file = path / "model" / "model.keras"
+        model_file = jobfolder.model_file(path)
         if not model_file.is_file():
-            model_file = path / "model.keras"  # an exported model folder
+            model_file = path / jobfolder.MODEL_FILE  # an exported model folder
         if not model_file.is_file():
             raise ModelLoadError(
                 f"{path}: this folder has no model/model.keras; give a finished "
@@ -111,22 +111,22 @@ def resolve_model_spec(model_spec: str | Path) -> tuple[Path, str]:
             )
         return model_file, path.resolve().name
     name = path.stem
-    if path.name == "model.keras" and path.parent.name == "model":
+    if jobfolder.is_job_model_file(path):
         name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
     return path, name
 
 
 def labels_for(model_file: Path, num_classes: int) -> tuple[str, ...]:
     """Class names for a model file: its labels.json, else ImageNet's, else numbered."""
-    labels_file = model_file.parent / "labels.json"
+    labels_file = model_file.parent / jobfolder.LABELS_FILE
     if labels_file.is_file():
         try:
-            content = json.loads(labels_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelLoadError(f"{labels_file}: not readable JSON ({error})") from None
-        labels = content.get("labels") if isinstance(content, dict) else None
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise ModelLoadError(f'{labels_file}: expected {{"labels": ["name", ...]}}')
+            content = jobfolder.read_labels_file(labels_file)
+        except FileNotFoundError:  # removed since the check above
+            raise ModelLoadError(f"{labels_file}: disappeared while the model loaded") from None
+        except DamagedFileError as error:
+            raise ModelLoadError(f'{error}; expected {{"labels": ["name", ...]}}') from None
+        labels = content["labels"]
         if len(labels) != num_classes:
             raise ModelLoadError(
                 f"{labels_file}: has {len(labels)} labels but the model has {num_classes} outputs"

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .errors import AlexNetStudioError, DamagedFileError
 from .fileio import read_json, write_json_atomic
+from .jobfolder import process_alive
 from .machine import Machine, describe_machine
 from .schema import AnyJSON, MapOf, OneOf, Optional, check
 
@@ -275,13 +276,7 @@ def measurement_running() -> bool:
         pid = int(lock_path().read_text().strip())
     except (OSError, ValueError):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(pid)
 
 
 def start_background_measurement() -> subprocess.Popen | None:

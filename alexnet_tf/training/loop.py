@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AlexNetStudioError
 from ..fileio import atomic_path, write_json_atomic
+from ..jobfolder import PREPROCESSING, job_is_alive, new_job_record
 from ..preprocess import center_crop, normalize
 from ..stopping import StopFlag
 from . import pipeline
@@ -34,7 +34,6 @@ from .initial_weights import apply_init, resolve_init
 from .job import (
     JobFolder,
     JobFolderError,
-    job_is_alive,
     make_worker_scratch,
     read_job_json,
     read_status_json,
@@ -71,7 +70,6 @@ from .steps import (
 )
 from .watchdog import StepWatchdog
 
-PREPROCESSING = "caffe-bvlc-227"
 FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
 CHECKPOINTS_KEPT = 2
 EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
@@ -243,7 +241,7 @@ class TrainingJob:
         # job killed at any moment can be resumed; its dataset part is added once the scan
         # is done (a job.json without it means: not yet).
         s = self.settings
-        recorded = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
+        recorded = new_job_record(s.to_dict()) | {"versions": versions()}
         if self.state.choice.is_chief:
             self.job.write_json(self.job.job_json, recorded)
         return recorded
@@ -432,7 +430,7 @@ class TrainingJob:
             # is shared on one machine); from their own empty folder they would start over
             # and run more steps than the chief, and the job would never end in step.
             restored = restore_newest_usable(
-                checkpoint, prefixes=checkpoint_prefixes(self.job_dir / "checkpoints")
+                checkpoint, prefixes=checkpoint_prefixes(self.job.checkpoints_dir)
             )
         if repaired:
             self._phase("restore", repaired)
@@ -637,7 +635,7 @@ class TrainingJob:
 
         choice, data, network = self._parts()
         classes = data.scan.classes
-        destination = self.job_dir / "model" / "model.keras"
+        destination = self.job.model_file
         weights = network.model.get_weights()
         if not all_finite(weights):
             raise DivergedError(
@@ -654,7 +652,7 @@ class TrainingJob:
         with atomic_path(destination, suffix=".keras") as temporary:
             final.save(temporary)
         write_json_atomic(
-            self.job.model_dir / "labels.json",
+            self.job.labels_file,
             {"labels": list(classes), "preprocessing": PREPROCESSING},
         )
         return destination

@@ -25,7 +25,7 @@ def test_importing_every_library_module_imports_no_qt():
 # A new module or package goes into the layer of what it imports and what imports it.
 LAYERS = (
     ("base", ("errors", "schema", "fileio", "paths", "machine", "labels", "quiet", "stopping",
-              "metrics", "layer_names", "predictions")),  # no TensorFlow: anything may use them
+              "metrics", "jobfolder", "layer_names", "predictions")),  # no TensorFlow
     ("images", ("images", "preprocess", "serving")),
     ("model", ("model",)),
     ("weights", ("weights",)),
