@@ -124,14 +124,22 @@ def test_the_same_weights_written_again_keep_the_flatbuffer(job):
     assert lite is not None, reason
 
 
+def _replace(path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)  # as a job finishing again writes its model
+
+
 def test_a_job_finished_again_makes_its_flatbuffer_stale(job):
     model_file = job / "model" / "model.keras"
-    content = bytearray(model_file.read_bytes())
+    original = model_file.read_bytes()
+    content = bytearray(original)
     content[-100:] = b"\0" * 100  # another model file (the check reads only its digest)
-    temporary = model_file.with_name("model.keras.tmp")
-    temporary.write_bytes(bytes(content))
-    os.replace(temporary, model_file)
-    assert "other content" in _refused(job)
+    _replace(model_file, bytes(content))
+    try:
+        assert "other content" in _refused(job)
+    finally:  # the job folder is shared by this process's tests (built once)
+        _replace(model_file, original)
 
 
 def test_a_flatbuffer_of_another_job_is_refused(job, tmp_path):
