@@ -249,3 +249,16 @@ def test_a_prefetched_check_is_used_once_and_then_checked_again(job):
     _, flatbuffer = cache_files(model_source(None))
     flatbuffer.write_bytes(b"damaged since")  # a later load checks the file again
     assert LiteClassifier.load(None)[0] is None
+
+
+@pytest.mark.parametrize("figure", ["fast", -1.0, float("inf"), 10**400], ids=str)
+def test_a_damaged_litert_figure_makes_the_measurement_not_measured(figure):
+    from alexnet_tf import speed
+    from alexnet_tf.machine import describe_machine
+    from tests.core.test_speed import EPYC_AVX2, entry_for
+
+    entry = entry_for(describe_machine(), EPYC_AVX2)
+    entry["litert"] = {"single_ms": 25.0, "batch_images_per_s": 40.0}
+    assert speed.checked_entry(entry) is entry
+    entry["litert"]["single_ms"] = figure
+    assert speed.checked_entry(entry) is None
