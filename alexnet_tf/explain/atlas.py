@@ -15,6 +15,7 @@ the pass for a loaded classifier.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,11 @@ class Atlas:
             return entry["box"]
         image = next(i for i in self.images if str(i.path) == entry["image"])
         return seen_box(image.width, image.height)
+
+    def only(self, layers) -> Atlas:
+        """The same atlas with only ``layers`` (in the network's order)."""
+        kept = {name: top for name, top in self.layers.items() if name in layers}
+        return dataclasses.replace(self, layers=kept)
 
     def to_json(self) -> dict:
         """``atlas.json``: for each layer, for each unit in order, its list of top entries."""
