@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,21 @@ def folder_images(folder) -> tuple[Path, list[tuple[Path, str | None]]]:
     return folder.resolve(), items
 
 
+_forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward_for(classifier, layers):
+    """The compiled pass of ``layers``, kept per classifier: compiling it (XLA, once per
+    batch size) costs seconds, more than a small folder's whole atlas."""
+    from ..forward import CompiledForward
+
+    kept = _forwards.setdefault(classifier, {})
+    key = (layers, classifier.precision)
+    if key not in kept:
+        kept[key] = CompiledForward(classifier.model, layers, precision=classifier.precision)
+    return kept[key]
+
+
 def build_atlas(
     classifier,
     folder,
@@ -228,12 +244,11 @@ def build_atlas(
         AtlasCancelled: ``should_stop`` returned True.
     """
     from ..batches import iter_loaded_chunks
-    from ..forward import CompiledForward
     from ..preprocess import center_crop, normalize
 
     layers = _check_request(layers, top)
     folder, items = folder_images(folder)
-    forward = CompiledForward(classifier.model, layers, precision=classifier.precision)
+    forward = _forward_for(classifier, layers)
     tops = {name: _TopK(top) for name in layers}
     map_sizes: dict[str, tuple[int, int] | None] = {}
     images: list[AtlasImage] = []
