@@ -147,8 +147,8 @@ def write_outputs(atlas, imagenet, mode, out: Path, layers) -> dict:
         compare = {"mode": "head", "summary": HEAD_MODE_TEXT, "layers": {}}
     elif imagenet is not None:
         changed = changed_units(atlas, imagenet)
-        compare = {"mode": mode, "summary": summary_text(changed), "layers": changed,
-                   "sheets": {}}  # fmt: skip
+        summary = summary_text(changed, len(atlas.images), atlas.top)
+        compare = {"mode": mode, "summary": summary, "layers": changed, "sheets": {}}
         for layer, found in changed.items():
             name = f"compare-{layer}.png"
             units = [row["unit"] for row in found["units"]]

@@ -141,7 +141,7 @@ def write_sheets(
     return written
 
 
-def write_compare_sheet(job_atlas, imagenet_atlas, layer: str, units, path: Path) -> None:
+def render_compare(job_atlas, imagenet_atlas, layer: str, units) -> Image.Image:
     """Both rows of each of ``units`` side by side: the job's top patches, then ImageNet's."""
     paths = sorted({e["image"] for atlas in (job_atlas, imagenet_atlas) for u in units
                     for e in atlas.entries(layer, u)})  # fmt: skip
@@ -151,7 +151,12 @@ def write_compare_sheet(job_atlas, imagenet_atlas, layer: str, units, path: Path
         for name, atlas in (("fine-tuned", job_atlas), ("ImageNet", imagenet_atlas)):
             rows.append((f"unit {unit}\n{name}", *_tiles(atlas, layer, unit, resized)))
     title = f"{layer}: units whose top images changed most (fine-tuned row, then ImageNet row)"
-    _save_png(_draw_rows(rows, title), path)
+    return _draw_rows(rows, title)
+
+
+def write_compare_sheet(job_atlas, imagenet_atlas, layer: str, units, path: Path) -> None:
+    """``render_compare`` as a PNG."""
+    _save_png(render_compare(job_atlas, imagenet_atlas, layer, units), path)
 
 
 def write_index(out: Path, atlas, sheets: dict[str, list[str]], compare: dict | None) -> Path:

@@ -68,8 +68,15 @@ def changed_units(job_atlas, imagenet_atlas, layers=COMPARED_LAYERS, shown: int 
     return result
 
 
-def summary_text(changed: dict) -> str:
-    """One sentence per layer: how much the top images moved."""
+def summary_text(changed: dict, images: int, top: int) -> str:
+    """One sentence per layer: how much the top images moved (over ``images`` images, ``top``
+    kept per unit)."""
+    if images <= top:
+        return (
+            f"The folder has {images} readable images, no more than the {top} kept per unit: "
+            "every unit keeps them all, so the comparison cannot tell anything. Use a larger "
+            "folder."
+        )
     parts = []
     for layer, found in changed.items():
         moved = ", ".join(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 
 from tests.cli import run_cli
+from tests.model_fixtures import make_fine_tuned_job
 
 
 def _no_constants(name):
@@ -31,36 +31,6 @@ def photos(tmp_path_factory):
 @pytest.fixture
 def env(home):
     return {**os.environ, "ALEXNET_STUDIO_HOME": str(home)}
-
-
-def make_fine_tuned_job(home, root, mode: str, changed_layers=("fc7",)):
-    """A job folder whose layers below fc8 are the installed weights, except
-    ``changed_layers``, moved as training would (here: by a seeded random step)."""
-    import keras
-
-    from alexnet_tf.fileio import write_json_atomic
-    from alexnet_tf.model import build_alexnet
-    from alexnet_tf.weights.store import WEIGHTS_FILE
-
-    imagenet = build_alexnet()
-    imagenet.load_weights(home / "weights" / WEIGHTS_FILE)
-    model = build_alexnet(3)
-    rng = np.random.default_rng(5)
-    for layer in imagenet.layers:
-        weights = layer.get_weights()
-        if not weights or layer.name == "fc8":
-            continue
-        if layer.name in changed_layers:
-            weights = [w + rng.normal(0, 2 * float(w.std()) + 1e-3, w.shape).astype(w.dtype)
-                       for w in weights]  # fmt: skip
-        model.get_layer(layer.name).set_weights(weights)
-    (root / "model").mkdir(parents=True)
-    model.save(root / "model" / "model.keras")
-    write_json_atomic(root / "model" / "labels.json", {"labels": ["a", "b", "c"]})
-    write_json_atomic(root / "job.json", {"settings": {"mode": mode}})
-    write_json_atomic(root / "status.json", {"state": "finished"})
-    keras.backend.clear_session()
-    return root
 
 
 @pytest.mark.slow
@@ -107,7 +77,12 @@ def test_atlas_files_and_a_cached_second_run(photos, env, tmp_path):
 
 @pytest.mark.slow
 def test_compare_a_fine_tuned_job_with_imagenet(photos, env, home, tmp_path):
-    job = make_fine_tuned_job(home, tmp_path / "top-job", "top", changed_layers=("fc7",))
+    job = make_fine_tuned_job(
+        home / "weights" / "bvlc_alexnet.weights.h5",
+        tmp_path / "top-job",
+        "top",
+        changed_layers=("fc7",),
+    )
     out = tmp_path / "compare"
     result = run_cli("atlas", photos, "--model", job, "--compare", "imagenet", "--layers",
                      "fc8", "--top", "3", "--out", out, "--json", env=env)  # fmt: skip
@@ -123,7 +98,12 @@ def test_compare_a_fine_tuned_job_with_imagenet(photos, env, home, tmp_path):
     assert (out / "compare-fc7.png").is_file() and (out / "compare.json").is_file()
     assert "compare-fc7.png" in (out / "index.html").read_text(encoding="utf-8")
 
-    head = make_fine_tuned_job(home, tmp_path / "head-job", "head", changed_layers=())
+    head = make_fine_tuned_job(
+        home / "weights" / "bvlc_alexnet.weights.h5",
+        tmp_path / "head-job",
+        "head",
+        changed_layers=(),
+    )
     result = run_cli("atlas", photos, "--model", head, "--compare", "imagenet", "--layers",
                      "fc8", "--top", "2", "--out", tmp_path / "head", env=env)  # fmt: skip
     assert result.returncode == 1, result.stderr

@@ -70,3 +70,33 @@ def test_cancel_a_build_keeps_no_atlas(window, qtbot, tmp_path):
     assert panel.atlas is None and panel.build_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.builder.is_running(), timeout=30_000)
     assert cached_atlas(None, folder) is None
+
+
+def test_what_fine_tuning_changed_in_the_jobs_tab(qtbot, weights, tmp_path):
+    from alexnet_tf.explain.compare import HEAD_MODE_TEXT
+    from app.jobs.fine_tuning_changes import FineTuningChangesView
+    from tests.model_fixtures import make_fine_tuned_job
+    from tests.photo_folders import make_photo_folder
+
+    photos = make_photo_folder(tmp_path / "train", "scenes", per_class=6, size=120)["root"]
+    view = FineTuningChangesView()
+    qtbot.addWidget(view)
+    view.show()
+
+    head = make_fine_tuned_job(weights, tmp_path / "head", "head", changed_layers=())
+    view.set_job(head, {"mode": "head", "folder": str(photos)}, True)
+    assert view.summary.text() == HEAD_MODE_TEXT and not view.compare_button.isEnabled()
+
+    top = make_fine_tuned_job(weights, tmp_path / "top", "top", changed_layers=("fc7",))
+    view.set_job(top, {"mode": "top", "folder": str(photos)}, True)
+    assert view.folder_button.text() == "train"  # the job's own training folder
+    qtbot.mouseClick(view.compare_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.pictures.pixmap() is not None
+                    and not view.pictures.pixmap().isNull(), timeout=MODEL_TIMEOUT_MS)  # fmt: skip
+    text = view.summary.text()
+    # Only fc7 moved: conv5 and fc6 keep every top image, fc7's changed.
+    assert "conv5: on average 100%" in text and "fc6: on average 100%" in text
+    assert "fc7: on average 100%" not in text
+    assert view.pictures.pixmap().height() > 3 * 6 * 2 * 56  # three layers, 6 units, 2 rows
+    view.shutdown()
+    assert not view.run.is_running()
