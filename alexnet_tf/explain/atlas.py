@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import AlexNetStudioError, DatasetError
 from ..images import find_image_files
 from . import atlas_cache
-from .receptive_field import CONV_LAYERS, original_box, seen_box
+from .receptive_field import CONV_LAYERS, original_box
 
 ATLAS_LAYERS = (*CONV_LAYERS, "fc6", "fc7", "fc8")
 DEFAULT_TOP = 9
@@ -74,10 +74,14 @@ class Atlas:
     """A unit atlas of one model over one folder.
 
     Attributes:
-        model: the model's name. folder: the folder. top: the k asked for (a unit has fewer
-        entries when the folder has fewer readable images). layers: name -> ``LayerTop``.
-        images: the images read. errors: ``{"image", "error"}`` of the files that were not.
-        seconds: how long the pass took. cached: read from the cache, not computed now.
+        model: the model's name.
+        folder: the folder (resolved).
+        top: the k asked for (a unit has fewer entries when the folder has fewer images).
+        layers: layer name -> ``LayerTop``, in the network's order.
+        images: the images read, in folder order.
+        errors: ``{"image", "error"}`` for each file that could not be read.
+        seconds: how long the pass took.
+        cached: read back from the cache, not computed now.
     """
 
     model: str
@@ -104,14 +108,6 @@ class Atlas:
                 entry.update(row=row, col=col, box=box)
             found.append(entry)
         return found
-
-    def patch_box(self, layer: str, entry: dict) -> list[int]:
-        """The part of an entry's image to show: its receptive field, or for fc units the
-        region the network sees."""
-        if "box" in entry:
-            return entry["box"]
-        image = next(i for i in self.images if str(i.path) == entry["image"])
-        return seen_box(image.width, image.height)
 
     def only(self, layers) -> Atlas:
         """The same atlas with only ``layers`` (in the network's order)."""

@@ -136,6 +136,12 @@ def _check_consistent(record: dict, key: str, path: Path) -> None:
             raise DamagedFileError(path, f"layer {name}: its tables do not line up")
         if any(not 0 <= index < count for row in layer["images"] for index in row):
             raise DamagedFileError(path, f"layer {name}: refers to an image it does not list")
+        if "positions" in layer:
+            size = layer.get("map_size")
+            if not (isinstance(size, list) and len(size) == 2 and min(size) > 0):
+                raise DamagedFileError(path, f"layer {name}: positions without a map size")
+            if any(not 0 <= p < size[0] * size[1] for row in layer["positions"] for p in row):
+                raise DamagedFileError(path, f"layer {name}: a position outside its map")
 
 
 def write_cached(key: str, record: dict) -> Path:

@@ -67,9 +67,3 @@ def original_box(layer: str, row: int, col: int, width: int, height: int) -> lis
     """``[left, top, right, bottom]`` in the original image's pixels of what ``layer``'s
     position ``(row, col)`` sees (right and bottom exclusive)."""
     return to_original(crop_box(layer, row, col), width, height)
-
-
-def seen_box(width: int, height: int) -> list[int]:
-    """The part of the original image the network sees at all (the 227 centre crop): what an
-    fc unit's patch shows."""
-    return to_original((0, 0, CROP, CROP), width, height)

@@ -3,6 +3,7 @@ model's own weights over a folder of real photos, and receptive fields computed 
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -134,6 +135,11 @@ def test_second_look_is_cached_and_a_changed_folder_is_built_again(job, classifi
     cache_file.write_text(cache_file.read_text()[:-200])
     assert cached_atlas(job, photos, layers=["conv5", "fc8"], top=3) is None
     assert not atlas_for(job, photos, layers=["conv5", "fc8"], top=3, classifier=classifier).cached
+    # So is valid JSON that does not hold together (an image index past the list).
+    record = json.loads(cache_file.read_text())
+    record["layers"]["conv5"]["images"][4][0] = 99
+    cache_file.write_text(json.dumps(record))
+    assert cached_atlas(job, photos, layers=["conv5", "fc8"], top=3) is None
 
     # A new photo changes the folder's fingerprint: built again, and it can win.
     from PIL import Image
