@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["ALEXNET_STUDIO_HOME"] = tempfile.mkdtemp(prefix="alexnet-screenshots-")
 OUT = ROOT / "docs" / "screenshots"
 WANTED = set(sys.argv[1:])  # empty: all
+WRITTEN: set[str] = set()
 
 
 def main() -> int:
@@ -55,6 +56,7 @@ def main() -> int:
             return
         settle()
         window.grab().save(str(OUT / f"{name}.png"))
+        WRITTEN.add(name)
         print("wrote", OUT / f"{name}.png")
 
     # 1. No weights installed: the banner.
@@ -99,6 +101,9 @@ def main() -> int:
     window.layer_view.grid.selected_channel = 42
     wait(lambda: panel.buttons[8].isVisible())
     shot(window, "layers_atlas")
+    if WANTED and WANTED <= WRITTEN:
+        window.close()
+        return 0
     window.tabs.setCurrentWidget(window.gradcam_view)
     wait(lambda: window.gradcam_view.heatmap is not None)
     shot(window, "gradcam")
