@@ -74,20 +74,31 @@ def _decode_all(paths, progress) -> dict[str, np.ndarray | None]:
     return resized
 
 
-def _draw_rows(rows, title: str) -> Image.Image:
-    """``rows``: ``(label, [tile or None, ...], [caption, ...])``; one sheet."""
+SPACER = "spacer"  # a tile position left empty (between the two rows of a comparison)
+
+
+def _draw_rows(rows, title: str, headers=()) -> Image.Image:
+    """``rows``: ``(label, [tile, None (unreadable) or SPACER, ...], [caption, ...])``; one
+    sheet, with ``headers``: ``(column, text)`` above the tiles."""
     columns = max([len(tiles) for _, tiles, _ in rows] + [1])
-    width = LABEL_WIDTH + columns * (TILE + GAP) + GAP
+    title_font = _font(13)
+    width = max(LABEL_WIDTH + columns * (TILE + GAP) + GAP,
+                int(title_font.getlength(title)) + 4 * GAP)  # fmt: skip
     row_height = TILE + GAP + 12
-    sheet = Image.new("RGB", (width, 24 + len(rows) * row_height), BACKGROUND)
+    head = 24 + (16 if headers else 0)
+    sheet = Image.new("RGB", (width, head + len(rows) * row_height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    draw.text((GAP + 2, 4), title, fill=TEXT, font=_font(13))
+    draw.text((GAP + 2, 4), title, fill=TEXT, font=title_font)
     small = _font(10)
+    for column, text in headers:
+        draw.text((LABEL_WIDTH + column * (TILE + GAP), 24), text, fill=TEXT, font=_font(11))
     for index, (label, tiles, captions) in enumerate(rows):
-        top = 24 + index * row_height
+        top = head + index * row_height
         draw.text((GAP + 2, top + TILE // 2 - 12), label, fill=TEXT, font=_font(11))
         for column, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
             left = LABEL_WIDTH + column * (TILE + GAP)
+            if tile is SPACER:
+                continue
             if tile is not None:
                 sheet.paste(tile, (left, top))
             else:
@@ -148,10 +159,14 @@ def render_compare(job_atlas, imagenet_atlas, layer: str, units) -> Image.Image:
     resized = _decode_all(paths, None)
     rows = []
     for unit in units:
-        for name, atlas in (("fine-tuned", job_atlas), ("ImageNet", imagenet_atlas)):
-            rows.append((f"unit {unit}\n{name}", *_tiles(atlas, layer, unit, resized)))
-    title = f"{layer}: units whose top images changed most (fine-tuned row, then ImageNet row)"
-    return _draw_rows(rows, title)
+        job_tiles, job_captions = _tiles(job_atlas, layer, unit, resized)
+        base_tiles, base_captions = _tiles(imagenet_atlas, layer, unit, resized)
+        rows.append((f"unit {unit}", [*job_tiles, SPACER, *base_tiles],
+                     [*job_captions, "", *base_captions]))  # fmt: skip
+    width = max([len(_tiles(job_atlas, layer, u, {})[0]) for u in units] + [0])
+    headers = ((0, "fine-tuned"), (width + 1, "ImageNet")) if units else ()
+    title = f"{layer}: the units whose top images changed most, best first in each model"
+    return _draw_rows(rows, title, headers)
 
 
 def write_compare_sheet(job_atlas, imagenet_atlas, layer: str, units, path: Path) -> None:

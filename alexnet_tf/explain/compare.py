@@ -5,6 +5,11 @@ directly: the overlap ``|job's top-k ∩ ImageNet's top-k| / k`` is 1 for a unit
 looks for the same things and 0 for one that now answers to other images. A job trained in
 head mode changed only fc8 (the layers below are ImageNet's, frozen), so there is nothing to
 compare and it says so rather than computing two identical atlases.
+
+The compared layers end in a ReLU, so an image where a unit's value is 0 did not excite it at
+all: such entries are left out of its set (a unit silent on the whole folder has no top
+images, not nine arbitrary ones). A unit silent in both models overlaps fully (nothing
+observable changed); silent in one only, not at all (it went quiet or came alive).
 """
 
 from __future__ import annotations
@@ -56,10 +61,10 @@ def changed_units(job_atlas, imagenet_atlas, layers=COMPARED_LAYERS, shown: int 
         units = job_atlas.layers[layer].values.shape[0]
         rows = []
         for unit in range(units):
-            job = [e["image"] for e in job_atlas.entries(layer, unit)]
-            base = [e["image"] for e in imagenet_atlas.entries(layer, unit)]
+            job = [e["image"] for e in job_atlas.entries(layer, unit) if e["value"] > 0]
+            base = [e["image"] for e in imagenet_atlas.entries(layer, unit) if e["value"] > 0]
             common = len(set(job) & set(base))
-            overlap = common / max(len(job), len(base), 1)
+            overlap = common / max(len(job), len(base)) if job or base else 1.0
             rows.append({"unit": unit, "overlap": overlap, "common": common,
                          "job": job, "imagenet": base})  # fmt: skip
         rows.sort(key=lambda row: (row["overlap"], row["unit"]))

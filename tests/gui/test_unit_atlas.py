@@ -97,6 +97,6 @@ def test_what_fine_tuning_changed_in_the_jobs_tab(qtbot, weights, tmp_path):
     # Only fc7 moved: conv5 and fc6 keep every top image, fc7's changed.
     assert "conv5: on average 100%" in text and "fc6: on average 100%" in text
     assert "fc7: on average 100%" not in text
-    assert view.pictures.pixmap().height() > 3 * 6 * 2 * 56  # three layers, 6 units, 2 rows
+    assert view.pictures.pixmap().height() > 3 * 6 * 56  # three layers, 6 units each
     view.shutdown()
     assert not view.run.is_running()
