@@ -185,3 +185,10 @@ def test_a_folder_without_readable_images_is_a_clear_error(job, classifier, tmp_
         atlas_for(job, tmp_path / "broken", classifier=classifier)
     with pytest.raises(ValueError, match="layers must be some of"):
         atlas_for(job, tmp_path / "broken", layers=["pool5"])
+
+
+def test_the_command_offers_exactly_the_atlas_layers():
+    from alexnet_tf.cli.atlas import LAYERS
+    from alexnet_tf.explain.atlas import ATLAS_LAYERS
+
+    assert LAYERS == ATLAS_LAYERS  # repeated there so that --help imports no NumPy
