@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AlexNetStudioError, DatasetError
-from ..images import find_image_files
+from ..images import InputProblem, expand_inputs
 from . import atlas_cache
 from .receptive_field import CONV_LAYERS, original_box
 
 ATLAS_LAYERS = (*CONV_LAYERS, "fc6", "fc7", "fc8")
 DEFAULT_TOP = 9
-BATCH_SIZE = 32  # as inference.BATCH_SIZE (classify's batches), the fastest measured here
+BATCH_SIZE = 32  # as classify batches (inference.BATCH_SIZE), on the path speed chose for batches
 
 
 class AtlasCancelled(AlexNetStudioError):  # noqa: N818
@@ -192,9 +192,8 @@ def folder_images(folder) -> tuple[Path, list[tuple[Path, str | None]]]:
     if not folder.is_dir():
         reason = "no such folder" if not folder.exists() else "not a folder"
         raise DatasetError(f"{folder}: {reason}; give a folder of images.")
-    files, passed_over = find_image_files(folder)
-    items = sorted([(path, None) for path in files] + passed_over, key=lambda item: item[0])
-    if not items:
+    items = expand_inputs([folder])
+    if items == [(folder, InputProblem.EMPTY_FOLDER)]:
         raise DatasetError(f"{folder}: holds no image files (JPEG, PNG, ...).")
     return folder.resolve(), items
 

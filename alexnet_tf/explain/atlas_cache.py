@@ -17,7 +17,7 @@ import json
 import logging
 from pathlib import Path
 
-from .. import schema
+from .. import jobfolder, schema
 from ..errors import DamagedFileError, ModelLoadError
 from ..fileio import json_text, read_json, write_text_atomic
 
@@ -56,8 +56,8 @@ def model_file(model_spec) -> Path:
 
         return installed_weights_path()
     path = Path(model_spec).expanduser()
-    if path.is_dir():
-        for candidate in (path / "model" / "model.keras", path / "model.keras"):
+    if path.is_dir():  # a job, or an exported model folder
+        for candidate in (jobfolder.model_file(path), path / jobfolder.MODEL_FILE):
             if candidate.is_file():
                 return candidate
     return path

@@ -14,8 +14,6 @@ observable changed); silent in one only, not at all (it went quiet or came alive
 
 from __future__ import annotations
 
-from pathlib import Path
-
 COMPARED_LAYERS = ("conv5", "fc6", "fc7")
 SHOWN = 12  # units per layer in the report and the side-by-side sheet
 
@@ -26,23 +24,17 @@ HEAD_MODE_TEXT = (
 
 
 def fine_tuning_mode(model_spec) -> str | None:
-    """``"head"``, ``"top"`` or ``"full"`` for a job folder (from its job.json), else None."""
-    if model_spec is None:
-        return None
-    folder = Path(model_spec).expanduser()
-    if folder.is_file() and folder.parent.name == "model":
-        folder = folder.parent.parent  # JOB/model/model.keras
-    record = folder / "job.json"
-    if not record.is_file():
-        return None
-    from ..fileio import read_json
+    """``"head"``, ``"top"`` or ``"full"`` for a job (from its job.json), else None."""
+    from ..errors import DamagedFileError
+    from ..jobfolder import job_of_model, read_job_file
 
-    try:
-        job = read_json(record, max_bytes=1 << 20)
-    except Exception:  # a damaged job.json: the mode is unknown, the atlases still compare
+    job = job_of_model(model_spec)
+    if job is None:
         return None
-    settings = job.get("settings") if isinstance(job, dict) else None
-    mode = settings.get("mode") if isinstance(settings, dict) else None
+    try:
+        mode = read_job_file(job)["settings"].get("mode")
+    except (FileNotFoundError, DamagedFileError):  # unknown: the atlases still compare
+        return None
     return mode if mode in ("head", "top", "full") else None
 
 
