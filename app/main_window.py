@@ -142,6 +142,11 @@ class MainWindow(QMainWindow):
         left.setMinimumWidth(320)
 
         self.layer_view = LayerView()
+        atlas_panel = self.layer_view.atlas_panel
+        atlas_panel.image_requested.connect(self._on_atlas_image_requested)
+        atlas_panel.folder_chosen.connect(self.settings.set_atlas_folder)
+        if self.settings.atlas_folder():
+            atlas_panel.set_folder(self.settings.atlas_folder())
         self.filters_view = FiltersView()
         self.gradcam_view = GradCamView()
         self.gradcam_view.class_chosen.connect(self._on_gradcam_class_chosen)
@@ -437,6 +442,7 @@ class MainWindow(QMainWindow):
         self.model_status.setText(f"Model: {info.name} · {len(info.labels)} classes")
         self.statusBar().showMessage(f"Model loaded in {info.seconds:.1f} s", 5000)
         self.layer_view.set_layers(info.layer_shapes, info.labels)
+        self.layer_view.atlas_panel.set_model(self._model_spec_loaded)
         if info.conv1_kernel is not None:
             self.filters_view.set_kernel(info.conv1_kernel)
         if self.current_result is None and self._pending_source is None:
@@ -531,6 +537,9 @@ class MainWindow(QMainWindow):
     def _on_batch_row_activated(self, path) -> None:
         self._analyze(Path(path))
 
+    def _on_atlas_image_requested(self, path) -> None:
+        self.open_paths([path])
+
     def _on_class_chosen(self, class_index: int) -> None:
         self.gradcam_view.choose_class(class_index)
 
@@ -556,6 +565,7 @@ class MainWindow(QMainWindow):
         """Stop the model and weights threads (waits for the current step to finish)."""
         self.service.stop()
         self.folder_evaluation.shutdown()
+        self.layer_view.atlas_panel.shutdown()
         self.banner.stop()
         self.garbage_collector.stop()
 
