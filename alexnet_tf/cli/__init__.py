@@ -17,6 +17,7 @@ from ..errors import AlexNetStudioError
 # Sub-modules of this package, one per command group, in the order shown by --help.
 COMMAND_MODULES = (
     "weights", "classify", "evaluate", "features", "scan", "train", "export", "info", "desktop",
+    "visualize", "explain", "summary",
 )  # fmt: skip
 
 

@@ -298,3 +298,23 @@ def probability_function(model):
 
     forward = CompiledForward(model, ("prob",))
     return lambda batch: forward(batch)["prob"]
+
+
+def heat_over_crop(crop_rgb: np.ndarray, heat: np.ndarray, opacity: float = 0.6) -> np.ndarray:
+    """A map (any resolution, largest value brightest) in viridis over the crop, uint8 RGB.
+
+    Negative values (an occlusion that raised the class) count as zero.
+    """
+    from PIL import Image
+
+    from ..render import colorize
+
+    crop = np.asarray(crop_rgb, np.uint8)
+    heat = np.clip(np.nan_to_num(np.asarray(heat, np.float32)), 0, None)
+    peak = float(heat.max()) if heat.size else 0.0
+    heat = heat / peak if peak > 0 else np.zeros_like(heat)
+    size = (crop.shape[1], crop.shape[0])
+    heat = np.asarray(Image.fromarray(heat).resize(size, Image.BILINEAR), np.float32)
+    alpha = (opacity * np.clip(heat, 0, 1))[..., None]
+    blended = crop.astype(np.float32) * (1 - alpha) + colorize(heat).astype(np.float32) * alpha
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
