@@ -72,15 +72,10 @@ def run_visualize(args) -> int:
     classifier = load_classifier(args.model)
     if classifier is None:
         return 2
-    from ..explain.preferred import (
-        PreferredImageMaker,
-        PreferredSettings,
-        save_rgb_png,
-        with_steps,
-    )
+    from ..explain.preferred import PreferredImageMaker, save_rgb_png, settings_for
 
     try:
-        settings = with_steps(PreferredSettings(), args.steps, args.seed).check()
+        settings = settings_for(args.layer, args.steps, args.seed).check()
         maker = PreferredImageMaker(classifier.model, args.layer)
         if max(args.unit) >= maker.units:
             raise ValueError(f"{args.layer} has {maker.units} units (0 to {maker.units - 1})")
