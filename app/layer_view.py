@@ -83,6 +83,7 @@ class LayerView(QWidget):
     redraws."""
 
     layer_shown = Signal(str)
+    channel_shown = Signal(str, int)  # layer, channel: the detail card shows it
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -209,3 +210,4 @@ class LayerView(QWidget):
         name = self.current_layer()
         values = self.activations[name][..., channel]
         self.detail.show_channel(name, channel, values, self.crop_rgb)
+        self.channel_shown.emit(name, channel)
