@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..model import INPUT_SHAPE
-
 # The layers a user knows, in order; flatten, dropout and the input are folded into them.
 SUMMARY_LAYERS = (
     "conv1", "norm1", "pool1", "conv2", "norm2", "pool2",
@@ -124,6 +122,8 @@ def time_layers(model, runs: int = 3, should_stop=None) -> dict[str, float]:
             are returned.
     """
     import tensorflow as tf
+
+    from ..model import INPUT_SHAPE
 
     rng = np.random.default_rng(0)
     value = tf.constant(rng.normal(0, 50, (1, *INPUT_SHAPE)).astype(np.float32))
