@@ -55,7 +55,7 @@ def _photo_crops(scratch: Path, count: int):
     from alexnet_tf.preprocess import center_crop, resize_for_network
     from tests.photo_folders import make_photo_folder
 
-    folders = [make_photo_folder(scratch / name, name, per_class=4, bad_files=False)["root"]
+    folders = [make_photo_folder(scratch / name, name, per_class=5, bad_files=False)["root"]
                for name in ("scenes", "subjects")]  # fmt: skip
     files = sorted(p for folder in folders for p in folder.rglob("*.*"))[:count]
     return np.stack([center_crop(resize_for_network(load_image(path))) for path in files])
