@@ -222,7 +222,7 @@ class ModelSummaryDialog(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Model summary")
-        self.resize(820, 560)
+        self.resize(840, 640)  # the 14 layers and the total without scrolling
         self.title = QLabel("Measuring…")
         self.title.setObjectName("heading")
         self.table = QTableWidget(0, len(self.COLUMNS))
@@ -266,6 +266,7 @@ class ModelSummaryDialog(QDialog):
                     )
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.note.setText(
             "Multiply-adds per image; memory: the layer's output at batch 1 (float32). "
             f"Time: one image, measured here layer by layer on {summary['measured_on']}."
