@@ -24,15 +24,18 @@ from .log import short_error_message
 from .model_worker import lower_thread_priority
 
 logger = logging.getLogger("alexnet_studio.app.explain")
+STOPPED_FOR_NEW_IMAGE = "A new image: the occlusion map was stopped."
 
 
 class ExplainWorker(QObject):
     """Its ``compute_*`` methods run in the model thread; every signal is a result."""
 
     unit_attributed = Signal(int, str, int, object)  # request id, layer, unit, RGB picture
-    occlusion_progressed = Signal(int, int)  # done, total
-    occlusion_computed = Signal(int, object)  # request id, OcclusionResult
-    occlusion_ended = Signal(str)  # why it ended without a result
+    # Each occlusion signal carries its run's number: a cancelled run's last words must not
+    # end the run the user started after it.
+    occlusion_progressed = Signal(int, int, int)  # run, done, total
+    occlusion_computed = Signal(int, object)  # run, OcclusionResult
+    occlusion_ended = Signal(int, str)  # run, why it ended without a result
     summary_computed = Signal(str, object)  # model name, summary dict
     summary_failed = Signal(str)
 
@@ -60,10 +63,10 @@ class ExplainWorker(QObject):
         result = self._attributions[key](normalize(crop_rgb), unit)
         self.unit_attributed.emit(request_id, layer, unit, attribution_image(result.gradient))
 
-    def compute_occlusion(self, request_id: int, class_index: int, crop_rgb) -> None:
+    def compute_occlusion(self, run: int, request_id: int, class_index: int, crop_rgb) -> None:
         classifier = self._classifier()
         if classifier is None:
-            self.occlusion_ended.emit("No model is loaded.")
+            self.occlusion_ended.emit(run, "No model is loaded.")
             return
         from alexnet_tf.explain.attribution import (
             OcclusionCancelled,
@@ -82,16 +85,18 @@ class ExplainWorker(QObject):
         try:
             result = occlusion_map(
                 self._probabilities[1], normalize(crop_rgb), class_index,
-                progress=self.occlusion_progressed.emit, should_stop=should_stop,
+                progress=lambda done, total: self.occlusion_progressed.emit(run, done, total),
+                should_stop=should_stop,
             )  # fmt: skip
         except OcclusionCancelled:
-            self.occlusion_ended.emit("Cancelled.")
+            newer = self.service.worker.latest_request != request_id
+            self.occlusion_ended.emit(run, STOPPED_FOR_NEW_IMAGE if newer else "Cancelled.")
             return
         except Exception as error:
             logger.exception("Occlusion failed")
-            self.occlusion_ended.emit(short_error_message(error))
+            self.occlusion_ended.emit(run, short_error_message(error))
             return
-        self.occlusion_computed.emit(request_id, result)
+        self.occlusion_computed.emit(run, result)
 
     def compute_summary(self) -> None:
         classifier = self._classifier()
@@ -201,9 +206,11 @@ class ExplainUi(QObject):
         self.occlusion = window.gradcam_view.occlusion
         self.occlusion.requested.connect(self._on_occlusion_requested)
         self.occlusion.cancelled.connect(self.worker.occlusion_stop.set)
-        self.worker.occlusion_progressed.connect(self.occlusion.run_progressed)
+        self.occlusion_run = 0  # the number of the run the panel shows
+        self._occlusion_stopped_for_image = False
+        self.worker.occlusion_progressed.connect(self._on_occlusion_progressed)
         self.worker.occlusion_computed.connect(self._on_occlusion_computed)
-        self.worker.occlusion_ended.connect(self.occlusion.run_ended)
+        self.worker.occlusion_ended.connect(self._on_occlusion_ended)
         window.image_shown.connect(self._on_image_shown)
 
         self.summary_dialog = ModelSummaryDialog(window)
@@ -240,9 +247,14 @@ class ExplainUi(QObject):
 
     def _on_image_shown(self, name: str) -> None:
         self.channel_panel.clear()  # the channel card was cleared for the new image too
-        if self.occlusion.running:
-            self.occlusion.run_ended("A new image: the occlusion map was stopped.")
+        # The model thread stops a run by itself when a newer image is asked for; it may
+        # have said so already, or not yet.
+        stopped = self.occlusion.running or self._occlusion_stopped_for_image
+        self._occlusion_stopped_for_image = False
         self.occlusion.set_image(self.window.current_result.display_rgb)
+        if stopped:
+            self.occlusion_run += 1
+            self.occlusion.run_ended(STOPPED_FOR_NEW_IMAGE)
 
     def _on_occlusion_requested(self) -> None:
         result = self.window.current_result
@@ -251,13 +263,24 @@ class ExplainUi(QObject):
             self.occlusion.run_ended("Classify an image first.")
             return
         self.worker.occlusion_stop.clear()
+        self.occlusion_run += 1
         self.occlusion.run_started()
         crop = result.analysis.crop_rgb
-        self._submit(self.worker.compute_occlusion, result.request_id, class_index, crop)
+        run = self.occlusion_run
+        self._submit(self.worker.compute_occlusion, run, result.request_id, class_index, crop)
 
-    def _on_occlusion_computed(self, request_id: int, result) -> None:
-        if request_id == self.window.current_request:
+    def _on_occlusion_progressed(self, run: int, done: int, total: int) -> None:
+        if run == self.occlusion_run:
+            self.occlusion.run_progressed(done, total)
+
+    def _on_occlusion_computed(self, run: int, result) -> None:
+        if run == self.occlusion_run:
             self.occlusion.set_result(result)
+
+    def _on_occlusion_ended(self, run: int, message: str) -> None:
+        if run == self.occlusion_run:
+            self._occlusion_stopped_for_image = message == STOPPED_FOR_NEW_IMAGE
+            self.occlusion.run_ended(message)
 
     def show_summary(self) -> None:
         """Open the summary dialog and measure the loaded model in the model thread."""

@@ -68,6 +68,20 @@ def test_occlusion_map_beside_gradcam_and_its_cancel(qtbot, window):
     assert "largest drop" in occlusion.status.text() and not occlusion.running
 
 
+def test_a_new_image_stops_the_occlusion_run_and_is_classified(qtbot, window):
+    _show_photo(qtbot, window)
+    window.tabs.setCurrentWidget(window.gradcam_view)
+    occlusion = window.gradcam_view.occlusion
+    qtbot.mouseClick(occlusion.button, Qt.MouseButton.LeftButton)
+    assert occlusion.running
+    first = window.current_request
+    window.open_paths([sample_photo("flower.jpg")])
+    qtbot.waitUntil(lambda: window.current_request > first, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.current_result.name == "flower.jpg", timeout=TIMEOUT)
+    assert not occlusion.running and occlusion.result is None
+    assert "new image" in occlusion.status.text()
+
+
 def test_model_summary_dialog(qtbot, window):
     window.explain.summary_action.trigger()
     dialog = window.explain.summary_dialog
