@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
@@ -125,6 +126,8 @@ class PreferredImageRun(QObject):
         super().__init__(parent)
         self.thread: threading.Thread | None = None
         self._stop = threading.Event()
+        # model -> its cache folder: the weights (244 MB) are hashed once per loaded model
+        self._folders = weakref.WeakKeyDictionary()
 
     def start(self, model, layer: str, unit: int) -> None:
         self.stop()
@@ -160,7 +163,9 @@ class PreferredImageRun(QObject):
             )
 
             settings = settings_for(layer)
-            folder = preferred_cache_folder(model)
+            if model not in self._folders:
+                self._folders[model] = preferred_cache_folder(model)
+            folder = self._folders[model]
             image = read_cached(folder, layer, unit, settings)
             if image is None:
                 maker = PreferredImageMaker(model, layer)
