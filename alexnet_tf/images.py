@@ -12,6 +12,7 @@ import logging
 import re
 import stat
 import warnings
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -188,11 +189,22 @@ def list_image_files(folder: str | Path) -> list[Path]:
     return find_image_files(folder)[0]
 
 
-def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+class InputProblem(StrEnum):
+    """Why a path a user gave (or one found in a folder a user gave) is not read as an image.
+
+    A type, so that callers choose by kind, never by wording; the value is what users read.
+    """
+
+    EMPTY_FOLDER = "no image files in this folder"
+    SYMLINK = "symbolic link, not followed"
+    NOT_REGULAR = "not a regular file (a FIFO, socket or device)"
+
+
+def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, InputProblem]]]:
     """``list_image_files(folder)``, and the entries named like images that it passes over.
 
     Returns:
-        ``(files, passed_over)``: the sorted image-like regular files, and ``(path, reason)``
+        ``(files, passed_over)``: the sorted image-like regular files, and ``(path, problem)``
         for each symbolic link or FIFO, socket or device with an image extension, so a
         command can say why ``photo.jpg`` was not classified instead of dropping it silently.
     """
@@ -208,9 +220,32 @@ def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, s
         except OSError:  # removed while listing
             continue
         if stat.S_ISLNK(mode):
-            passed_over.append((path, "symbolic link, not followed"))
+            passed_over.append((path, InputProblem.SYMLINK))
         elif stat.S_ISREG(mode):
             found.append(path)
         elif not stat.S_ISDIR(mode):
-            passed_over.append((path, "not a regular file (a FIFO, socket or device)"))
+            passed_over.append((path, InputProblem.NOT_REGULAR))
     return found, passed_over
+
+
+def expand_inputs(paths) -> list[tuple[Path, InputProblem | None]]:
+    """The one expansion of the paths a user gives (command line, drop, Open): in order,
+    ``(path, None)`` for each file to read, ``(path, problem)`` for what will not be.
+
+    A folder becomes the image-like files below it (no links followed), and the links and
+    special files named like images that it passes over, each with its ``InputProblem``;
+    a folder with none of either is ``(folder, InputProblem.EMPTY_FOLDER)``. A file given
+    by name is kept whatever its extension or kind: the loader decides by content and
+    refuses what is not a regular file with its own message.
+    """
+    expanded = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files, passed_over = find_image_files(path)
+            if not files and not passed_over:
+                expanded.append((path, InputProblem.EMPTY_FOLDER))
+            found = [(file, None) for file in files] + passed_over
+            expanded.extend(sorted(found, key=lambda item: item[0]))
+        else:
+            expanded.append((path, None))
+    return expanded

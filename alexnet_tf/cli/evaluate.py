@@ -52,6 +52,11 @@ def run_evaluate(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
+    from ..jobfolder import still_running_note
+
+    note = still_running_note(args.model)
+    if note:
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     from ..stopping import StopFlag
 
     stop = StopFlag("stopping after the current batch…", second_interrupts=True)

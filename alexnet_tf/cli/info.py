@@ -93,7 +93,9 @@ def run_info(args) -> int:
     if args.measure:
         print("\nMeasuring each path of inference and training (under a minute)...",
               file=sys.stderr, flush=True)  # fmt: skip
-        entry = speed.measure_and_save()
+        from ..speed_measurement import measure_and_save
+
+        entry = measure_and_save()
     else:
         entry = speed.read_measurement(machine)
     print("\nExecution paths (chosen by measurement on this machine)")

@@ -422,3 +422,19 @@ def scan_dataset(
     scan.warnings.extend(_duplicate_warnings(scan))
     scan.fingerprint = _fingerprint(scan)
     return scan
+
+
+def count_class_files(folder: str | Path) -> list[int]:
+    """Files per class folder of ``folder`` (by the scan's rules), without opening any.
+
+    An upper bound of the images ``scan_dataset`` would accept, cheap enough to check a
+    job's settings before its folder is made (a few directory listings).
+    """
+    root = Path(folder).expanduser().absolute()
+    ignored: list[RefusedFile] = []
+    class_folders = sorted(
+        (Path(entry.path) for entry in _list_dir(root, ignored)
+         if _classify_entry(entry)[0] == "dir"),
+        key=lambda path: path.name,
+    )  # fmt: skip
+    return [len(_class_files(path, ignored, ignored)) for path in class_folders]

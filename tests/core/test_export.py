@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from alexnet_tf.errors import ExportError
+from alexnet_tf.export import export_model
 from alexnet_tf.fileio import write_json_atomic
-from alexnet_tf.training.export import export_model
 from tests.datasets import make_class_image
 
 LABELS = {"labels": ["blobs", "stripes", "checkers"], "preprocessing": "caffe-bvlc-227"}

@@ -12,53 +12,51 @@ export leaves no half-written model.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import ExportError
-from ..fileio import atomic_path, write_json_atomic
+from . import jobfolder
+from .errors import DamagedFileError, ExportError
+from .fileio import atomic_path, write_json_atomic
+from .jobfolder import LABELS_FILE, MODEL_FILE
 
 FORMATS = ("keras", "savedmodel", "tflite")
-LABELS_FILE = "labels.json"
 
 
 def _job_model(job_dir: Path) -> tuple[Path, dict]:
     """The job's ``model.keras`` and the content of its ``labels.json``, checked."""
     if not job_dir.is_dir():
         raise ExportError(f"{job_dir}: no such job folder.")
-    model_file = job_dir / "model" / "model.keras"
-    labels_file = job_dir / "model" / LABELS_FILE
+    model_file = jobfolder.model_file(job_dir)
+    labels_file = jobfolder.labels_file(job_dir)
     if not model_file.is_file():
         state = None
-        with contextlib.suppress(OSError, ValueError):
-            state = json.loads((job_dir / "status.json").read_text(encoding="utf-8")).get("state")
-        if state is None and not (job_dir / "job.json").is_file():
+        with contextlib.suppress(DamagedFileError):
+            state = jobfolder.read_status_file(job_dir).get("state")
+        if state is None and not (job_dir / jobfolder.JOB_JSON).is_file():
             raise ExportError(f"{job_dir}: not a training job folder (no job.json, no model).")
         hint = {
             "running": "the job is still running; export it when it has finished",
             "cancelled": "it was cancelled; finish it with "
             f"`alexnet-studio train --resume {job_dir}`",
-            "failed": f"it failed (see {job_dir / 'log.txt'}); fix the cause and resume it",
+            "failed": f"it failed (see {job_dir / jobfolder.LOG_TXT}); fix the cause and resume it",
         }.get(state, "the job has not finished")
         raise ExportError(
             f"{job_dir}: no trained model yet (model/model.keras is missing): {hint}."
         )
     try:
-        labels = json.loads(labels_file.read_text(encoding="utf-8"))
+        labels = jobfolder.read_labels_file(labels_file)
     except FileNotFoundError:
         raise ExportError(f"{labels_file}: missing; the job's model has no class names.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ExportError(f"{labels_file}: not readable JSON ({error}).") from None
-    if not isinstance(labels, dict) or not isinstance(labels.get("labels"), list):
-        raise ExportError(f'{labels_file}: expected {{"labels": ["name", ...], ...}}.')
+    except DamagedFileError as error:
+        raise ExportError(f'{error}; expected {{"labels": ["name", ...], ...}}.') from None
     return model_file, labels
 
 
 def _is_export_folder(folder: Path) -> bool:
-    return (folder / "saved_model.pb").is_file() or (folder / "model.keras").is_file()
+    return (folder / "saved_model.pb").is_file() or (folder / MODEL_FILE).is_file()
 
 
 def _check_destination(out: Path, as_folder: bool, labels_path: Path, labels: dict, force: bool):
@@ -71,8 +69,8 @@ def _check_destination(out: Path, as_folder: bool, labels_path: Path, labels: di
                 f"{out} is a folder that is not an earlier export; refusing to replace it."
             )
     if not as_folder and labels_path.exists() and not force:
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(labels_path.read_text(encoding="utf-8")) == labels:
+        with contextlib.suppress(OSError, DamagedFileError):
+            if jobfolder.read_labels_file(labels_path) == labels:
                 return
         raise ExportError(
             f"{labels_path} already exists with other class names; export into another folder "
@@ -95,14 +93,13 @@ def _replace_folder(source: Path, destination: Path) -> None:
 
 
 def _imagenet_labels() -> dict:
-    from ..inference import PREPROCESSING
-    from ..labels import imagenet_labels
+    from .labels import imagenet_labels
 
-    return {"labels": list(imagenet_labels()), "preprocessing": PREPROCESSING}
+    return {"labels": list(imagenet_labels()), "preprocessing": jobfolder.PREPROCESSING}
 
 
 def _load(job_dir: Path | None):
-    from ..inference import Classifier
+    from .inference import Classifier
 
     # Classifier.load is the one loader of model files: safe mode on, AlexNet checked; None
     # is the installed ImageNet model.
@@ -120,7 +117,7 @@ def _write_archive(model, folder: Path, endpoints: dict) -> None:
 
 
 def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
-    from ..serving import serving_functions
+    from .serving import serving_functions
 
     endpoints = serving_functions(model, labels)
     # serving_default is the photo endpoint: what TensorFlow Serving users call first.
@@ -131,7 +128,7 @@ def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
 def _tflite_bytes(model, workdir: Path) -> bytes:
     import tensorflow as tf
 
-    from ..serving import tflite_function
+    from .serving import tflite_function
 
     saved = workdir / "saved_model"
     _write_archive(model, saved, {"classify": tflite_function(model)})
@@ -175,10 +172,10 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}. Received: fmt={fmt!r}")
     out = Path(out).expanduser().absolute()
     if job_dir is None:
-        from ..weights.store import weights_installed
+        from .weights.store import weights_installed
 
         if not weights_installed():
-            from ..errors import WeightsNotInstalledError
+            from .errors import WeightsNotInstalledError
 
             raise WeightsNotInstalledError()
         model_file, labels = None, _imagenet_labels()
@@ -209,7 +206,7 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
             _export_saved_model(model, folder, labels["labels"])
         else:  # a keras folder: model.keras + labels.json
             folder.mkdir()
-            _write_keras(model, model_file, folder / "model.keras")
+            _write_keras(model, model_file, folder / MODEL_FILE)
         write_json_atomic(folder / LABELS_FILE, labels)
         _replace_folder(folder, out)
     return out
