@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,7 @@ def main() -> int:
     crops = _photo_crops(scratch, args.photos)
     maker = PreferredImageMaker(model, args.layer)
     settings = settings_for(args.layer)
-    maker.make(args.units[:1], settings.__class__(**{**settings.__dict__, "steps": 2}))  # trace
+    maker.make(args.units[:1], replace(settings, steps=2))  # trace the step once, untimed
 
     started = time.perf_counter()
     batch = maker.make(args.units, settings)
