@@ -88,8 +88,8 @@ def main() -> int:
     rows = []
     for image in batch:
         best = float(maker.measure(crops, [image.unit] * len(crops)).max())
-        ratio = image.activation / best if best > 0 else float("inf")
-        rows.append([image.unit, f"{image.activation:.3f}", f"{best:.3f}", f"{ratio:.1f}x"])
+        ratio = f"{image.activation / best:.1f}x" if best > 0 else "- (photos <= 0)"
+        rows.append([image.unit, f"{image.activation:.3f}", f"{best:.3f}", ratio])
     print(f"{args.layer}, {settings.steps} steps, model: {source}; {len(crops)} photos")
     print(cpu_line())
     print()

@@ -112,3 +112,17 @@ def test_bad_requests_say_what_is_wrong(model):
         maker.make([1000], SETTINGS)
     with pytest.raises(ValueError, match="Received: layer='conv9'"):
         PreferredImageMaker(model, "conv9")
+
+
+def test_fc_units_batched_one_image_at_a_time_reach_what_they_report(model):
+    import keras
+
+    maker = PreferredImageMaker(model, "fc8")
+    settings = settings_for("fc8", steps=3)
+    images = maker.make([1, 5], settings)
+    fc8 = keras.Model(model.input, model.get_layer("fc8").output)
+    scores = fc8(normalize(np.stack([i.rgb for i in images])), training=False).numpy()
+    assert images[0].activation == pytest.approx(float(scores[0, 1]), rel=1e-4)
+    assert images[1].activation == pytest.approx(float(scores[1, 5]), rel=1e-4)
+    alone = maker.make([5], settings)[0]
+    assert np.abs(alone.rgb.astype(int) - images[1].rgb).max() <= 1  # its batch does not matter
