@@ -6,6 +6,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from .explain_panels import OcclusionPanel
 from .image_view import ImageView, heat_overlay
 
 
@@ -39,7 +40,11 @@ class GradCamView(QWidget):
         layout.addWidget(heading)
         layout.addWidget(caption)
         layout.addLayout(row)
-        layout.addWidget(self.view, 1)
+        self.occlusion = OcclusionPanel()
+        maps = QHBoxLayout()
+        maps.addWidget(self.view, 1)
+        maps.addWidget(self.occlusion, 1)
+        layout.addLayout(maps, 1)
         self.heatmap: np.ndarray | None = None
         self.heatmap_class: int | None = None
 
@@ -80,4 +85,5 @@ class GradCamView(QWidget):
     def _on_current_index_changed(self, position: int) -> None:
         if position >= 0:
             self.view.set_overlay(None)
+            self.occlusion.view.set_overlay(None)
             self.class_chosen.emit(self.classes.itemData(position))

@@ -81,6 +81,7 @@ class LayerView(QWidget):
     redraws."""
 
     layer_shown = Signal(str)
+    channel_shown = Signal(str, int)  # layer, channel: the detail card shows it
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -213,3 +214,4 @@ class LayerView(QWidget):
         values = self.activations[name][..., channel]
         self.detail.show_channel(name, channel, values, self.crop_rgb)
         self.atlas_panel.show_unit(name, channel)
+        self.channel_shown.emit(name, channel)

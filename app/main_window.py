@@ -32,6 +32,7 @@ from alexnet_tf.quiet import quiet_tensorflow
 from .batch_view import BatchView
 from .card import Card
 from .drops import PathDrops
+from .explain_ui import install_explain
 from .filters_view import FiltersView
 from .folder_evaluation import install_folder_evaluation
 from .gradcam_view import GradCamView
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.training = install_training(self)  # Fine-tune and Jobs pages, Training menu
         self.folder_evaluation = install_folder_evaluation(self)  # Model > Evaluate on a folder…
+        self.explain = install_explain(self)  # attribution, preferred image, occlusion, summary
         self.speed = SpeedMeasurement(self)
         self.speed.measured.connect(self._on_speed_measured)
         precision = self.settings.inference_precision()
@@ -563,6 +565,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the model and weights threads (waits for the current step to finish)."""
+        self.explain.shutdown()
         self.service.stop()
         self.folder_evaluation.shutdown()
         self.layer_view.atlas_panel.shutdown()

@@ -472,6 +472,10 @@ class ModelService(QObject):
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         self._requests.put((self.worker.compute_gradcam, (request_id, class_index)))
 
+    def submit(self, method, *args) -> None:
+        """Run ``method(*args)`` in the model thread after the requests already queued."""
+        self._requests.put((method, args))
+
     def recompile(self, precision: str | None = None) -> None:
         """Compile the model's passes again: after the speed measurement chose this machine's
         paths, or with another inference ``precision`` ("fp32" or "bf16")."""

@@ -17,7 +17,7 @@ from ..errors import AlexNetStudioError
 # Sub-modules of this package, one per command group, in the order shown by --help.
 COMMAND_MODULES = (
     "weights", "classify", "evaluate", "features", "atlas", "scan", "train", "export", "info",
-    "desktop",
+    "desktop", "visualize", "explain", "summary",
 )  # fmt: skip
 
 

@@ -34,6 +34,17 @@ def register(subparsers) -> None:
         help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
     )
     parser.add_argument("--columns", type=int, metavar="N", help="tiles per row")
+    parser.add_argument(
+        "--unit", type=int, metavar="U", help="with --attribution: the channel or unit to explain"
+    )
+    parser.add_argument(
+        "--attribution",
+        choices=("guided", "deconvnet"),
+        nargs="?",
+        const="guided",
+        help="instead of the grid, draw which pixels made --unit fire at its strongest position "
+        "(guided backpropagation, the default, or deconvnet)",
+    )
     parser.set_defaults(handler=run_features, parser=parser, runs_model=True)
 
 
@@ -46,6 +57,8 @@ def run_features(args) -> int:
         parser.error("give IMAGE and --layer NAME, or --filters")
     if args.out.suffix.lower() != ".png":
         parser.error(f"--out must name a .png file. Received: {args.out}")
+    if (args.attribution is None) != (args.unit is None) or (args.attribution and args.filters):
+        parser.error("--attribution and --unit go together, with IMAGE and --layer")
     if args.columns is not None and args.columns < 1:
         parser.error(f"--columns must be a positive integer. Received: {args.columns}")
 
@@ -75,6 +88,8 @@ def run_features(args) -> int:
         return 0
 
     analysis = classifier.analyze(image, top=1)
+    if args.attribution:
+        return _write_attribution(args, classifier, analysis)
     activation = analysis.activations[args.layer]
     shape = "x".join(map(str, activation.shape[:-1])) if activation.ndim == 3 else "vector"
     count = activation.shape[-1]
@@ -83,4 +98,23 @@ def run_features(args) -> int:
     save_png(render_feature_grid(activation, title=title, columns=args.columns), args.out)
     best = analysis.predictions[0]
     print(f"Wrote {args.out}: {title} (top class: {best.label}, {best.probability:.1%})")
+    return 0
+
+
+def _write_attribution(args, classifier, analysis) -> int:
+    from ..explain.attribution import UnitAttribution, attribution_image
+    from ..preprocess import normalize
+    from ..render import save_png
+
+    try:
+        attribution = UnitAttribution(classifier.model, args.layer, args.attribution)
+        result = attribution(normalize(analysis.crop_rgb), args.unit)
+    except ValueError as error:
+        args.parser.error(str(error))
+    save_png(attribution_image(result.gradient), args.out)
+    where = "" if result.position is None else " at row {}, column {}".format(*result.position)
+    print(
+        f"Wrote {args.out}: {args.attribution} attribution of {args.layer} unit {args.unit} "
+        f"of {args.image.name} ({result.value:.4g}{where})"
+    )
     return 0

@@ -37,7 +37,7 @@ LAYERS = (
     ("data", ("data",)),
     ("training", ("training",)),
     ("uses of a model", ("export", "folder_evaluation", "flatbuffer_build")),
-    ("explain", ("explain",)),  # what units respond to: atlas, comparison
+    ("explain", ("explain",)),  # what units see: atlas, comparison, preferred images, attributions
     ("speed measurement", ("speed_measurement",)),  # times forward and training's own steps
     ("desktop", ("desktop",)),
     ("cli", ("cli",)),
