@@ -191,26 +191,23 @@ def list_image_files(folder: str | Path) -> list[Path]:
 def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """``list_image_files(folder)``, and the entries named like images that it passes over.
 
+    The folder is walked by ``folder_walk``'s rules, as ``scan`` and ``evaluate`` walk it.
+
     Returns:
         ``(files, passed_over)``: the sorted image-like regular files, and ``(path, reason)``
-        for each symbolic link or FIFO, socket or device with an image extension, so a
-        command can say why ``photo.jpg`` was not classified instead of dropping it silently.
+        for each symbolic link (saying where it leads), each FIFO, socket or device with an
+        image extension, each unreadable folder and each name that is not UTF-8, so a command can say why
+        ``photo.jpg`` was not classified instead of dropping it silently. Hidden and system
+        entries are left out without a word.
     """
-    folder = Path(folder)
-    found, passed_over = [], []
-    for path in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        if is_hidden_or_system(path) or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        try:
-            mode = path.lstat().st_mode
-        except OSError:  # removed while listing
-            continue
-        if stat.S_ISLNK(mode):
-            passed_over.append((path, "symbolic link, not followed"))
-        elif stat.S_ISREG(mode):
-            found.append(path)
-        elif not stat.S_ISDIR(mode):
-            passed_over.append((path, "not a regular file (a FIFO, socket or device)"))
-    return found, passed_over
+    from .folder_walk import LINK, walk_files
+
+    found = walk_files(folder)
+    files = [path for path in found.files if path.suffix.lower() in IMAGE_SUFFIXES]
+    passed_over = found.refused + [
+        (path, reason)
+        for path, reason in found.skipped
+        if not is_hidden_or_system(path)
+        and (reason.startswith(LINK) or path.suffix.lower() in IMAGE_SUFFIXES)
+    ]
+    return files, sorted(passed_over)

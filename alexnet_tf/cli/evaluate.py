@@ -93,6 +93,8 @@ def run_evaluate(args) -> int:
     else:
         for entry in report["errors"]:  # as classify reports them
             print(f"{entry['image']}: error: {entry['error']}", file=sys.stderr)
+        for entry in report["skipped"]:
+            print(f"{entry['path']}: skipped: {entry['reason']}", file=sys.stderr)
         print(format_report(report))
     if args.csv is not None:
         from ..fileio import write_text_atomic
@@ -141,6 +143,9 @@ def format_report(report: dict) -> str:
     if report["unmatched_folders"]:
         names = ", ".join(report["unmatched_folders"])
         lines += ["", f"Folders that match no class of the model (not evaluated): {names}"]
+    if report.get("skipped"):
+        names = ", ".join(Path(entry["path"]).name for entry in report["skipped"])
+        lines += ["", f"Linked folders not followed (listed above): {names}"]
     if report["errors"]:
         lines += ["", f"{len(report['errors'])} file(s) could not be read (listed above)."]
     return "\n".join(lines)
