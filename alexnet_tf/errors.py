@@ -67,3 +67,15 @@ class DamagedFileError(AlexNetStudioError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class DestinationError(AlexNetStudioError):
+    """An output path cannot be written (a folder where a file goes, read-only, no space).
+
+    The command line exits with status 2 on it, naming ``path`` and the reason.
+    """
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")

@@ -171,7 +171,7 @@ def evaluate_folder(
         raise DatasetError(_no_match_message(folder, found, labels, wnids))
     items, truth = [], {}
     for name, index in found.matched.items():
-        files, passed_over = find_image_files(folder / name)
+        files, passed_over = find_image_files(folder / name, folder)
         for path, problem in [(file, None) for file in files] + passed_over:
             items.append((path, problem))
             truth[path] = index

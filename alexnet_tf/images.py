@@ -188,21 +188,24 @@ def list_image_files(folder: str | Path) -> list[Path]:
     return find_image_files(folder)[0]
 
 
-def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+def find_image_files(
+    folder: str | Path, root: str | Path | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
     """``list_image_files(folder)``, and the entries named like images that it passes over.
 
-    The folder is walked by ``folder_walk``'s rules, as ``scan`` and ``evaluate`` walk it.
+    The folder is walked by ``folder_walk``'s rules, as ``scan`` and ``evaluate`` walk it;
+    ``root`` (default ``folder``) is the folder the user gave, which links may lead back into.
 
     Returns:
         ``(files, passed_over)``: the sorted image-like regular files, and ``(path, reason)``
         for each symbolic link (saying where it leads), each FIFO, socket or device with an
-        image extension, each unreadable folder and each name that is not UTF-8, so a command can say why
-        ``photo.jpg`` was not classified instead of dropping it silently. Hidden and system
-        entries are left out without a word.
+        image extension, each unreadable folder and each name that is not UTF-8, so a
+        command can say why ``photo.jpg`` was not classified instead of dropping it
+        silently. Hidden and system entries are left out without a word.
     """
     from .folder_walk import LINK, walk_files
 
-    found = walk_files(folder)
+    found = walk_files(folder, root)
     files = [path for path in found.files if path.suffix.lower() in IMAGE_SUFFIXES]
     passed_over = found.refused + [
         (path, reason)

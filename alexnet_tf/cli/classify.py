@@ -84,6 +84,10 @@ def run_classify(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
+    if args.csv is not None:
+        from ..destinations import check_file_destination
+
+        check_file_destination(args.csv)
     items = expand_inputs(args.inputs)
     from ..inference import Classifier
 
@@ -116,9 +120,11 @@ def run_classify(args) -> int:
             records.append(record)
 
     if args.csv is not None:
+        from ..destinations import writing
         from ..fileio import write_text_atomic
 
-        write_text_atomic(args.csv, _csv_text(records, top))
+        with writing(args.csv):
+            write_text_atomic(args.csv, _csv_text(records, top))
         if not args.json:
             print(f"Wrote {args.csv}")
     return 1 if any("error" in record for record in records) else 0

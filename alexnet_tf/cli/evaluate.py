@@ -52,6 +52,10 @@ def run_evaluate(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
+    if args.csv is not None:  # before the run, which may take half an hour
+        from ..destinations import check_file_destination
+
+        check_file_destination(args.csv)
     from ..stopping import StopFlag
 
     stop = StopFlag("stopping after the current batch…", second_interrupts=True)
@@ -97,9 +101,11 @@ def run_evaluate(args) -> int:
             print(f"{entry['path']}: skipped: {entry['reason']}", file=sys.stderr)
         print(format_report(report))
     if args.csv is not None:
+        from ..destinations import writing
         from ..fileio import write_text_atomic
 
-        write_text_atomic(args.csv, _csv_text(report))
+        with writing(args.csv):
+            write_text_atomic(args.csv, _csv_text(report))
         if not args.json:
             print(f"Wrote {args.csv}")
     return 1 if report["errors"] else 0

@@ -121,7 +121,10 @@ def _default_job_dir(folder: str) -> Path:
 
 
 def _check_new_job_dir(job_dir: Path) -> None:
+    from ..destinations import check_folder_destination
     from ..training.settings import SettingsError
+
+    check_folder_destination(job_dir)  # a file in the way, read-only: before the scan
 
     if (job_dir / "job.json").exists():
         raise SettingsError(
@@ -135,7 +138,7 @@ def _check_new_job_dir(job_dir: Path) -> None:
 
 def run_train(args) -> int:
     """Handler of ``train``: check the arguments, then run the job in this process."""
-    from ..errors import AlexNetStudioError
+    from ..errors import AlexNetStudioError, DestinationError
 
     try:
         return _run_train(args)
@@ -145,7 +148,7 @@ def run_train(args) -> int:
         from ..training.events import ProgressReporter
 
         ProgressReporter(json_lines=True).emit("error", message=str(error))
-        return 1
+        return 2 if isinstance(error, DestinationError) else 1
 
 
 def _run_train(args) -> int:

@@ -40,6 +40,7 @@ DECODE_THREADS = 4
 # Warnings that list files (duplicates) name at most this many, then say how many more.
 MAX_LISTED = 10
 
+
 def _text(path: Path) -> str:
     """``str(path)`` made printable: bytes that are not UTF-8 become U+FFFD (display only)."""
     return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ..errors import AlexNetStudioError
-from ..fileio import json_text, write_json_atomic
+from ..fileio import json_text, process_alive, write_json_atomic
 
 HEARTBEAT_SECONDS = 2.0
 WORKER_SCRATCH_PREFIX = "alexnet-worker-"
@@ -237,21 +237,3 @@ def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> 
     if not time.time() - heartbeat <= stale_seconds:  # (a NaN heartbeat is stale too)
         return False
     return process_alive(pid)
-
-
-def process_alive(pid) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a killed process nobody reaped)."""
-    try:
-        pid = int(pid)
-        if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
-            return False
-        os.kill(pid, 0)
-    except PermissionError:  # someone else's process: it exists (before OSError, its base)
-        return True
-    except (OSError, TypeError, ValueError, OverflowError):  # gone, or a damaged record's pid
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS, Windows): trust kill(0)

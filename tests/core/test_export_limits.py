@@ -56,7 +56,9 @@ def bomb_png(path: Path, size: int = 20_000) -> Path:
     header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)  # 8-bit greyscale
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     compressor = zlib.compressobj(9)
     row = bytes(size + 1)  # filter byte 0, then black pixels
