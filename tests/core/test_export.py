@@ -87,7 +87,9 @@ def test_existing_destination_needs_force(job, tmp_path):
     # A keras export without the .keras suffix is a folder Classifier.load reads; --force
     # replaces an earlier export folder but never some other folder of the user's.
     folder = export_model(root, "keras", tmp_path / "bundle")
-    assert sorted(p.name for p in folder.iterdir()) == ["labels.json", "model.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "alexnet-studio-export.json", "labels.json", "model.keras"
+    ]  # fmt: skip
     assert Classifier.load(folder).labels == tuple(LABELS["labels"])
     (folder / "labels.json").write_text("{}")
     assert export_model(root, "keras", folder, force=True) == folder

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from alexnet_tf.data.scan import scan_dataset
-from alexnet_tf.folder_walk import LINK, walk_files
 from tests.eval_folders import file_under, ranked_classes, write_images
 from tests.model_fixtures import make_job
 
@@ -59,6 +58,8 @@ def test_a_class_folder_linked_to_the_folder_itself_is_not_counted_again(job, tm
 
 
 def test_links_say_where_they_lead(tmp_path):
+    from alexnet_tf.folder_walk import LINK, walk_files
+
     root = tmp_path / "photos"
     (root / "a").mkdir(parents=True)
     (root / "a" / "x.jpg").write_bytes(b"not decoded here")
