@@ -264,6 +264,17 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
 
 def _write_export(model, model_file, fmt, out: Path, as_folder: bool, labels_path, labels):
     marker = {"written_by": "alexnet-studio export", "format": fmt}
+    if not as_folder and out.is_dir() and not out.is_symlink():
+        # An earlier folder export (checked) where a file export goes: set aside meanwhile.
+        aside = out.with_name(temporary_name(out.name, "old"))
+        os.replace(out, aside)
+        try:
+            _write_export(model, model_file, fmt, out, as_folder, labels_path, labels)
+        except BaseException:
+            os.replace(aside, out)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+        return
     if not as_folder:
         if fmt == "keras":
             _write_keras(model, model_file, out)

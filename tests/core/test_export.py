@@ -94,6 +94,13 @@ def test_existing_destination_needs_force(job, tmp_path):
     (folder / "labels.json").write_text("{}")
     assert export_model(root, "keras", folder, force=True) == folder
     assert json.loads((folder / "labels.json").read_text()) == LABELS
+    # An earlier export of another kind at the same path is replaced too (folder -> file).
+    assert export_model(root, "tflite", folder, force=True) == folder
+    assert folder.is_file() and folder.read_bytes()[4:8] == b"TFL3"
+    assert json.loads((tmp_path / "labels.json").read_text()) == LABELS
+    assert export_model(root, "keras", folder, force=True) == folder  # file -> folder
+    assert not (tmp_path / ".bundle.alexnet-studio-export.json").exists()
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "holiday.jpg").write_bytes(b"precious")
