@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from alexnet_tf.images import MAX_PIXELS
@@ -153,3 +155,27 @@ def test_images_with_no_pixels_are_refused_not_predicted(saved_model):
     # A normal request still answers, with one probability row per image.
     result = serve_rgb(images=tf.constant(np.full((2, 50, 40, 3), 90, np.uint8)))
     assert result["probabilities"].shape == (2, 3)
+
+
+_SIGNATURES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"GIF89a", b"RIFF"]
+
+
+@settings(max_examples=120, derandomize=True, deadline=None)
+@given(
+    st.tuples(st.sampled_from(_SIGNATURES), st.binary(max_size=40), st.integers(0, 70_000)).map(
+        lambda parts: parts[0] + parts[1] + struct.pack(">II", parts[2], parts[2])
+    )
+)
+def test_any_bytes_are_decoded_or_refused_by_the_header_reader(data):
+    """Random headers (sizes in PNG's IHDR place, cut files, other formats): the export's
+    reader answers with pixels within the limit or a TensorFlow refusal, never anything else."""
+    import tensorflow as tf
+
+    from alexnet_tf.serving import decode_image
+
+    try:
+        pixels = decode_image(tf.constant(data))
+    except tf.errors.InvalidArgumentError:
+        return
+    height, width, _ = pixels.shape
+    assert 0 < height * width <= MAX_PIXELS
