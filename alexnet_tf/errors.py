@@ -79,3 +79,7 @@ class DestinationError(AlexNetStudioError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class ExportDestinationError(DestinationError, ExportError):
+    """An export's destination exists and may not be replaced, or cannot be written."""

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from ..destinations import check_parent_writable, writing
-from ..errors import DamagedFileError, ExportError
+from ..errors import DamagedFileError, ExportDestinationError, ExportError
 from ..fileio import (
     atomic_path,
     read_json,
@@ -113,28 +113,30 @@ def _is_labels_file(path: Path) -> bool:
 def _check_destination(out: Path, as_folder: bool, labels_path: Path, labels: dict, force: bool):
     if out.exists() or out.is_symlink():
         if not force:
-            raise ExportError(f"{out} already exists; choose another path or pass --force.")
+            raise ExportDestinationError(out, "already exists; choose another path or pass --force")
         if not _is_earlier_export(out):
             # --force replaces an earlier export, never a file or folder of the user's.
             what = "folder" if out.is_dir() and not out.is_symlink() else "file"
-            raise ExportError(
-                f"{out} is a {what} that is not an earlier export (no {MARKER_FILE} "
+            raise ExportDestinationError(
+                out,
+                f"is a {what} that is not an earlier export (no {MARKER_FILE} "
                 f"{'in' if what == 'folder' else 'beside'} it); refusing to replace it even "
-                "with --force: choose another path, or remove it yourself."
+                "with --force: choose another path, or remove it yourself",
             )
     if not as_folder and (labels_path.exists() or labels_path.is_symlink()):
         with contextlib.suppress(OSError, DamagedFileError):
             if read_json(labels_path, max_bytes=MAX_LABELS_BYTES) == labels:
                 return
         if not force:
-            raise ExportError(
-                f"{labels_path} already exists with other class names; export into another "
-                "folder or pass --force."
+            raise ExportDestinationError(
+                labels_path,
+                "already exists with other class names; export into another folder or pass --force",
             )
         if labels_path.is_symlink() or not _is_labels_file(labels_path):
-            raise ExportError(
-                f"{labels_path} is not the labels.json of an export; refusing to replace it "
-                "even with --force: export into another folder."
+            raise ExportDestinationError(
+                labels_path,
+                "is not the labels.json of an export; refusing to replace it even with "
+                "--force: export into another folder",
             )
 
 
@@ -231,7 +233,10 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
         The path of the exported model.
 
     Raises:
-        ExportError: unknown format, the job has no finished model, or ``out`` exists.
+        ExportError: unknown format, or the job has no finished model.
+        ExportDestinationError: ``out`` exists (without ``force``, or it is not an earlier
+            export); a ``DestinationError`` (exit status 2), as is the one raised when its
+            folder is not writable.
         ModelLoadError: the job's model file is damaged or refused by safe mode.
         WeightsNotInstalledError: ``job_dir`` is ``None`` and no ImageNet weights are installed.
     """

@@ -80,7 +80,7 @@ def test_existing_destination_needs_force(job, tmp_path):
     with pytest.raises(ExportError, match="already exists.*--force"):
         export_model(root, "keras", out)
     assert out.read_bytes() == b"an older export"
-    assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 1
+    assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 2
     assert run(["export", str(root), "--format", "keras", "--out", str(out), "--force"]) == 0
     assert out.read_bytes() == (root / "model" / "model.keras").read_bytes()
 
@@ -140,9 +140,10 @@ def test_force_never_replaces_a_users_file_or_folder(job, tmp_path, capsys):
     own.write_bytes(b"the user's own model")
     for out, fmt in [(photo, "keras"), (photo, "savedmodel"), (photo, "tflite"), (own, "keras")]:
         argv = ["export", str(root), "--format", fmt, "--out", str(out), "--force"]
-        assert run(argv) == 1
+        assert run(argv) == 2
         error = capsys.readouterr().err
-        assert error.startswith(f"error: {out} is a file that is not an earlier export"), error
+        assert error.startswith(f"error: {out}: is a file that is not an earlier export"), error
+        assert error.count("\n") == 1  # one line
         assert "Traceback" not in error
     assert photo.read_bytes() == b"a precious photo"
     assert own.read_bytes() == b"the user's own model"
