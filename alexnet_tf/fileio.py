@@ -4,7 +4,7 @@ Every file this project writes goes through here: write a temporary file in the 
 folder, fsync it, ``os.replace`` it over the destination, fsync the folder. A temporary
 file or folder is named ``.NAME.tmp-PID...`` (``.NAME.old-PID`` for a folder being replaced),
 so what a process killed with -9 leaves behind can be told from what a live one is writing
-and removed by the next run (``remove_stale_temporaries``).
+and removed by the next run (``temporaries.remove_stale_temporaries``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import contextlib
 import json
 import math
 import os
-import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,84 +120,12 @@ def read_json(path: str | Path, *, max_bytes: int, spec=None):
     return value if spec is None else check(value, spec, path)
 
 
-def write_json_atomic(destination: str | Path, value) -> None:
-    """Write ``value`` as indented JSON to ``destination`` atomically."""
-    write_text_atomic(destination, json_text(value, indent=2) + "\n")
-
-
-# .NAME.tmp-PID..., .NAME.old-PID...: the temporaries of this module and of folder exports.
-_TEMPORARY_NAME = re.compile(r"^\..+\.(?:tmp|old)-(?P<pid>\d+)(?:\D.*)?$", re.DOTALL)
-
-
 def temporary_name(name: str, kind: str = "tmp") -> str:
-    """The hidden name of a temporary for ``name`` made by this process (``kind``: tmp, old)."""
+    """The hidden name of a temporary for ``name`` made by this process (``kind``: tmp, old):
+    ``.NAME.tmp-PID``; ``alexnet_tf.temporaries`` removes those whose process is gone."""
     return f".{name}.{kind}-{os.getpid()}"
 
 
-def process_alive(pid) -> bool:
-    """Whether process ``pid`` exists and is not a zombie (a killed process nobody reaped)."""
-    try:
-        pid = int(pid)
-        if pid <= 0:  # kill(0 or -1, 0) asks about process groups, not one process
-            return False
-        os.kill(pid, 0)
-    except PermissionError:  # someone else's process: it exists (before OSError, its base)
-        return True
-    except (OSError, TypeError, ValueError, OverflowError):  # gone, or a damaged record's pid
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc (macOS, Windows): trust kill(0)
-
-
-def _process_started(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), or None if unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError, StopIteration):
-        return None
-
-
-def _is_stale(pid: int, modified: float) -> bool:
-    """Whether a temporary named with ``pid`` and last changed at ``modified`` is orphaned:
-    its process is gone, or the pid now belongs to a process that started later."""
-    if pid == os.getpid():
-        return False
-    if not process_alive(pid):
-        return True
-    started = _process_started(pid)
-    return started is not None and started > modified + 1.0  # 1 s: /proc's tick rounding
-
-
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Remove the temporaries of this module's naming in ``folder`` whose process is gone.
-
-    A process killed during an atomic write (an export's SavedModel of 200 MB, a model
-    file) cannot clean up; the next run calls this on the folder it writes into. Returns
-    what was removed; what cannot be removed is left (never raises).
-    """
-    removed = []
-    with contextlib.suppress(OSError), os.scandir(folder) as entries:
-        candidates = [entry for entry in entries if _TEMPORARY_NAME.match(entry.name)]
-    for entry in candidates:
-        try:
-            info = entry.stat(follow_symlinks=False)
-            pid = int(_TEMPORARY_NAME.match(entry.name).group("pid"))
-            if not _is_stale(pid, info.st_mtime):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-            removed.append(Path(entry.path))
-        except (OSError, ValueError, OverflowError):
-            continue
-    return removed
+def write_json_atomic(destination: str | Path, value) -> None:
+    """Write ``value`` as indented JSON to ``destination`` atomically."""
+    write_text_atomic(destination, json_text(value, indent=2) + "\n")

@@ -5,7 +5,7 @@ matched to the model's classes by name, never guessed: for the ImageNet model a 
 (``n01440764``, as ILSVRC2012 val is usually sorted), the full label (``tench, Tinca tinca``) or
 one of its synonyms when only one class has it; for a fine-tuned model its class names. Images
 go through the project's one loader and preprocessing (``batches``, ``Classifier``), and the
-report has the shape of a training job's ``eval.json`` (``training.evaluate``), with a few
+report has the shape of a training job's ``eval.json`` (``metrics``), with a few
 additions, so the app shows both with the same view.
 """
 
@@ -23,7 +23,7 @@ from .errors import AlexNetStudioError, DatasetError
 from .folder_walk import LINK, list_folder
 from .images import find_image_files
 from .labels import imagenet_labels, imagenet_wnids
-from .training.evaluate import evaluate_top_k
+from .metrics import evaluate_top_k
 
 CHUNK_SIZE = 32  # images decoded and evaluated together; progress and cancel points
 MAX_CONFUSION_CLASSES = 50  # a larger confusion matrix is unreadable; most_confused instead
@@ -147,7 +147,7 @@ def evaluate_folder(
         should_stop: polled after each chunk; when it returns True the evaluation stops.
 
     Returns:
-        The ``training.evaluate`` report (``top1``, ``top5`` with 5 or more classes,
+        The ``metrics`` report (``top1``, ``top5`` with 5 or more classes,
         ``per_class``, ``misclassified``, ``classes`` and ``confusion_matrix`` when there are
         at most ``MAX_CONFUSION_CLASSES`` of them), plus ``most_confused`` (``true``,
         ``predicted``, ``count``), ``class_folders`` (folder -> class), ``unmatched_folders``,

@@ -30,6 +30,11 @@ _SYSTEM_NAMES = {
     "__MACOSX": "macOS archive metadata folder (__MACOSX)",
 }
 LINK = "symbolic link, not followed"  # every link's reason starts with this
+LINK_INSIDE = f"{LINK} (it leads back into the folder: its files would be counted again)"
+LINK_OUTSIDE = f"{LINK} (it leads outside the folder)"
+LINK_BROKEN = f"{LINK} (it is broken or a loop)"
+NOT_REGULAR = "not a regular file (a FIFO, socket or device)"
+BAD_NAME = "the name is not valid UTF-8 text (rename it)"
 
 
 @dataclass
@@ -63,15 +68,16 @@ def system_file_reason(name: str, is_dir: bool = False) -> str | None:
 
 
 def link_reason(link: Path, root: Path) -> str:
-    """Why the link ``link`` found below ``root`` is not followed, saying where it leads."""
+    """Why the link ``link`` found below ``root`` is not followed: one of ``LINK_INSIDE``,
+    ``LINK_OUTSIDE``, ``LINK_BROKEN`` (fixed texts, so callers can tell them apart)."""
     try:
         target = link.resolve(strict=True)
         inside = root.resolve(strict=True)
     except (OSError, RuntimeError):  # broken, or a loop of links
-        return f"{LINK} (it is broken or a loop)"
+        return LINK_BROKEN
     if target == inside or inside in target.parents:
-        return f"{LINK} (it leads back into {root.name or root}: its files would be counted again)"
-    return f"{LINK} (it leads outside {root.name or root}, to {target})"
+        return LINK_INSIDE
+    return LINK_OUTSIDE
 
 
 def _scandir(folder: Path, entries: FolderEntries) -> list[os.DirEntry]:
@@ -102,7 +108,7 @@ def _add(entries: FolderEntries, entry: os.DirEntry, root: Path) -> None:
     try:
         entry.name.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate-escaped by Python)
-        entries.refused.append((path, "the name is not valid UTF-8 text (rename it)"))
+        entries.refused.append((path, BAD_NAME))
         return
     try:
         mode = entry.stat(follow_symlinks=False).st_mode
@@ -121,7 +127,7 @@ def _add(entries: FolderEntries, entry: os.DirEntry, root: Path) -> None:
     elif stat.S_ISREG(mode):
         entries.files.append(path)
     else:
-        entries.skipped.append((path, "not a regular file (a FIFO, socket or device)"))
+        entries.skipped.append((path, NOT_REGULAR))
 
 
 def list_folder(folder: str | Path, root: str | Path | None = None) -> FolderEntries:

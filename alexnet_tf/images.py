@@ -12,12 +12,22 @@ import logging
 import re
 import stat
 import warnings
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
+from .folder_walk import (
+    BAD_NAME,
+    LINK,
+    LINK_BROKEN,
+    LINK_INSIDE,
+    LINK_OUTSIDE,
+    NOT_REGULAR,
+    walk_files,
+)
 
 # Formats accepted by content, whatever the file is named. MPO is what many cameras write
 # for JPEGs with a preview; Pillow reports it separately from JPEG.
@@ -188,29 +198,71 @@ def list_image_files(folder: str | Path) -> list[Path]:
     return find_image_files(folder)[0]
 
 
+class InputProblem(StrEnum):
+    """Why a path a user gave (or one found in a folder a user gave) is not read as an image.
+
+    A type, so that callers choose by kind, never by wording; the value is what users read.
+    The folder's entries are judged by ``folder_walk``, whose texts these are.
+    """
+
+    EMPTY_FOLDER = "no image files in this folder"
+    SYMLINK = LINK  # a link given by name is read by the loader; this is the kind's prefix
+    LINK_INSIDE = LINK_INSIDE
+    LINK_OUTSIDE = LINK_OUTSIDE
+    LINK_BROKEN = LINK_BROKEN
+    NOT_REGULAR = NOT_REGULAR
+    BAD_NAME = BAD_NAME
+    UNREADABLE_FOLDER = "the folder cannot be read (no permission, or damaged)"
+
+
 def find_image_files(
     folder: str | Path, root: str | Path | None = None
-) -> tuple[list[Path], list[tuple[Path, str]]]:
+) -> tuple[list[Path], list[tuple[Path, InputProblem]]]:
     """``list_image_files(folder)``, and the entries named like images that it passes over.
 
     The folder is walked by ``folder_walk``'s rules, as ``scan`` and ``evaluate`` walk it;
     ``root`` (default ``folder``) is the folder the user gave, which links may lead back into.
 
     Returns:
-        ``(files, passed_over)``: the sorted image-like regular files, and ``(path, reason)``
+        ``(files, passed_over)``: the sorted image-like regular files, and ``(path, problem)``
         for each symbolic link (saying where it leads), each FIFO, socket or device with an
         image extension, each unreadable folder and each name that is not UTF-8, so a
         command can say why ``photo.jpg`` was not classified instead of dropping it
         silently. Hidden and system entries are left out without a word.
     """
-    from .folder_walk import LINK, walk_files
-
     found = walk_files(folder, root)
     files = [path for path in found.files if path.suffix.lower() in IMAGE_SUFFIXES]
-    passed_over = found.refused + [
-        (path, reason)
+    passed_over = [
+        (path, InputProblem(reason) if reason == BAD_NAME else InputProblem.UNREADABLE_FOLDER)
+        for path, reason in found.refused
+    ] + [
+        (path, InputProblem(reason))
         for path, reason in found.skipped
         if not is_hidden_or_system(path)
         and (reason.startswith(LINK) or path.suffix.lower() in IMAGE_SUFFIXES)
+        and reason in {problem.value for problem in InputProblem}
     ]
     return files, sorted(passed_over)
+
+
+def expand_inputs(paths) -> list[tuple[Path, InputProblem | None]]:
+    """The one expansion of the paths a user gives (command line, drop, Open): in order,
+    ``(path, None)`` for each file to read, ``(path, problem)`` for what will not be.
+
+    A folder becomes the image-like files below it (``folder_walk``'s rules: no links
+    followed), and the links and special files that it passes over, each with its
+    ``InputProblem``; a folder with none of either is ``(folder, InputProblem.EMPTY_FOLDER)``.
+    A file given by name is kept whatever its extension or kind: the loader decides by
+    content and refuses what is not a regular file with its own message.
+    """
+    expanded = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files, passed_over = find_image_files(path)
+            if not files and not passed_over:
+                expanded.append((path, InputProblem.EMPTY_FOLDER))
+            found = [(file, None) for file in files] + passed_over
+            expanded.extend(sorted(found, key=lambda item: item[0]))
+        else:
+            expanded.append((path, None))
+    return expanded

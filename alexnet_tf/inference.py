@@ -19,14 +19,15 @@ import keras
 import numpy as np
 from PIL import Image
 
-from .errors import ModelLoadError, ModelOutputError
+from . import jobfolder
+from .errors import DamagedFileError, ModelLoadError, ModelOutputError
 from .forward import CompiledForward
 from .labels import imagenet_labels
 from .model import INPUT_SHAPE, NAMED_LAYERS
 from .preprocess import center_crop, normalize, preprocess_image, resize_for_network, ten_crops
 
 IMAGENET_MODEL_NAME = "ImageNet (BVLC AlexNet)"
-PREPROCESSING = "caffe-bvlc-227"  # the only preprocessing this app applies
+PREPROCESSING = jobfolder.PREPROCESSING  # the only preprocessing this app applies
 PROBABILITY_LAYER = "prob"
 BATCH_SIZE = 32  # images per forward pass in classify_batch (bounds memory for long lists)
 CROPS = ("center", "10")  # what ``probabilities`` averages over
@@ -130,9 +131,9 @@ class Classifier:
             )
         path = Path(model_spec).expanduser()
         if path.is_dir():
-            model_file = path / "model" / "model.keras"
+            model_file = jobfolder.model_file(path)
             if not model_file.is_file():
-                model_file = path / "model.keras"  # an exported model folder
+                model_file = path / jobfolder.MODEL_FILE  # an exported model folder
             if not model_file.is_file():
                 raise ModelLoadError(
                     f"{path}: this folder has no model/model.keras; give a finished "
@@ -142,7 +143,7 @@ class Classifier:
         else:
             model_file = path
             name = path.stem
-            if path.name == "model.keras" and path.parent.name == "model":
+            if jobfolder.is_job_model_file(path):
                 name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
         model = load_model_file(model_file)
         labels = _labels_for(model_file, int(model.output_shape[-1]))
@@ -325,15 +326,15 @@ def load_model_file(path: Path) -> keras.Model:
 
 def _labels_for(model_file: Path, num_classes: int) -> tuple[str, ...]:
     """Class names for a model file: its labels.json, else ImageNet's, else numbered."""
-    labels_file = model_file.parent / "labels.json"
+    labels_file = model_file.parent / jobfolder.LABELS_FILE
     if labels_file.is_file():
         try:
-            content = json.loads(labels_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelLoadError(f"{labels_file}: not readable JSON ({error})") from None
-        labels = content.get("labels") if isinstance(content, dict) else None
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise ModelLoadError(f'{labels_file}: expected {{"labels": ["name", ...]}}')
+            content = jobfolder.read_labels_file(labels_file)
+        except FileNotFoundError:  # removed since the check above
+            raise ModelLoadError(f"{labels_file}: disappeared while the model loaded") from None
+        except DamagedFileError as error:
+            raise ModelLoadError(f'{error}; expected {{"labels": ["name", ...]}}') from None
+        labels = content["labels"]
         if len(labels) != num_classes:
             raise ModelLoadError(
                 f"{labels_file}: has {len(labels)} labels but the model has {num_classes} outputs"

@@ -11,6 +11,11 @@ tracebacks, warnings) keeps writing to the original terminal through a duplicate
 Not done when the user asks to see everything (``--verbose`` or ``ALEXNET_STUDIO_VERBOSE=1``)
 or has set ``TF_CPP_MIN_LOG_LEVEL`` themselves: their choice of what TensorFlow prints wins.
 (Jobs the app starts set it to 2, so a job's native lines stay in that job's own stderr file.)
+
+Every one of TensorFlow's log settings is made by ``quiet_tensorflow``, and only there: each
+entry point (the command line, the app, the background measurement, the app's job launcher,
+the benchmarks) calls it before TensorFlow is imported; no library module sets them when it
+is imported.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import sys
 from pathlib import Path
 
 VERBOSE_ENV = "ALEXNET_STUDIO_VERBOSE"
+LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+QUIET_LEVEL = "2"  # TensorFlow's warnings, errors and fatal messages; no INFO lines
 NATIVE_LOG = "tensorflow.log"
 _MAX_LOG_BYTES = 2_000_000  # then the old log becomes tensorflow.log.1
 _redirected_to: Path | None = None
@@ -39,26 +46,47 @@ def native_log_path() -> Path:
     return logs_dir() / NATIVE_LOG
 
 
-def quiet_native_stderr() -> Path | None:
-    """Send descriptor 2 to the native log for the rest of the process; keep ``sys.stderr``.
+def quiet_tensorflow(child_environ: dict | None = None) -> Path | None:
+    """Make TensorFlow's log settings: the one place they are made.
 
-    Call before TensorFlow is imported. Returns the log's path, or ``None`` when nothing was
-    redirected (verbose, the user's own ``TF_CPP_MIN_LOG_LEVEL``, or the log cannot be opened).
-    Child processes inherit the redirected descriptor 2; Python code in them that writes to
-    stderr should get a pipe or a file of its own (the app's job launcher does).
+    For this process (no argument; call it first, before TensorFlow is imported): unless the
+    user asked to see everything or set ``TF_CPP_MIN_LOG_LEVEL`` themselves, descriptor 2
+    goes to the native log for the rest of the process and ``sys.stderr`` keeps the terminal.
+    Where the log cannot be opened (a read-only data folder: better chatty than broken),
+    TensorFlow is asked for its warnings and errors only, so its INFO lines do not drown a
+    progress bar. Child processes inherit the redirected descriptor 2; Python code in them
+    that writes to stderr should get a pipe or a file of its own (the app's job launcher does).
+
+    For a child whose stderr is a file of its own (a job the app starts: the Jobs panel shows
+    that file's end when a job dies), ``child_environ`` gets ``TF_CPP_MIN_LOG_LEVEL=2`` unless
+    it is set: the child's native lines stay in its file, warnings and errors only, and the
+    child's own call of this function then leaves its descriptor 2 alone.
+
+    Returns the log's path, or ``None`` when nothing was redirected.
     """
-    global _redirected_to
+    if child_environ is not None:
+        child_environ.setdefault(LEVEL_ENV, QUIET_LEVEL)
+        return None
     if _redirected_to is not None:
         return _redirected_to
-    if verbose_requested() or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if verbose_requested() or LEVEL_ENV in os.environ:
         return None
+    path = _redirect_native_stderr()
+    if path is None:
+        os.environ[LEVEL_ENV] = QUIET_LEVEL
+    return path
+
+
+def _redirect_native_stderr() -> Path | None:
+    """Point descriptor 2 at the native log and ``sys.stderr`` at a duplicate of the old one."""
+    global _redirected_to
     try:
         path = native_log_path()
         if path.exists() and path.stat().st_size > _MAX_LOG_BYTES:
             os.replace(path, path.with_name(NATIVE_LOG + ".1"))
         log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError:
-        return None  # a read-only data folder: better chatty than broken
+        return None
     sys.stderr.flush()
     terminal_fd = os.dup(2)  # not inheritable: children get the log as their fd 2
     os.dup2(log_fd, 2)

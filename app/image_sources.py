@@ -12,7 +12,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage
 
-from alexnet_tf.images import find_image_files
+from alexnet_tf.images import InputProblem, expand_inputs
 
 
 def paths_from_mime_data(mime: QMimeData) -> list[Path]:
@@ -30,21 +30,13 @@ def paths_from_mime_data(mime: QMimeData) -> list[Path]:
 
 
 def expand_paths(paths) -> list[Path]:
-    """Replace each folder by the images in it; keep files (even bad ones, to report them).
+    """The images to open for ``paths`` (``alexnet_tf.images.expand_inputs``, the CLI's rules).
 
-    A FIFO or device named like an image is kept too, so its row says why it was not read
-    (the loader refuses it without opening it); symbolic links in a folder are not followed.
+    A FIFO or device named like an image is kept, so its row says why it was not read (the
+    loader refuses it without opening it); links in a folder and empty folders are left out.
     """
-    expanded = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            files, passed_over = find_image_files(path)
-            special = [p for p, reason in passed_over if reason.startswith("not a regular")]
-            expanded.extend(sorted(files + special))
-        else:
-            expanded.append(path)
-    return expanded
+    keep = (None, InputProblem.NOT_REGULAR)
+    return [path for path, problem in expand_inputs(paths) if problem in keep]
 
 
 def qimage_to_pil(image: QImage) -> Image.Image:

@@ -55,7 +55,7 @@ def unknown_command_message(word: str, commands) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run ``alexnet-studio [COMMAND ...] | [IMAGE ...]``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from alexnet_tf.quiet import VERBOSE_ENV, quiet_native_stderr
+    from alexnet_tf.quiet import VERBOSE_ENV, quiet_tensorflow
 
     if "--verbose" in argv:  # anywhere, for commands and the app alike; children inherit it
         argv.remove("--verbose")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = cli.command_names()
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help")):
         # Before anything imports TensorFlow: its C++ start-up lines go to the log.
-        quiet_native_stderr()
+        quiet_tensorflow()
         return cli.run(argv)
     if argv and not os.path.lexists(argv[0]):
         # A typo of a command ("evalute photos") must not open the window on a missing file.

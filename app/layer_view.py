@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -15,6 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .card import Card
 from .fc_plot import FcPlot
 from .feature_grid_view import FeatureGridView, channel_statistics
 from .image_view import ImageView, heat_overlay
@@ -39,12 +39,11 @@ def format_shape(shape) -> str:
     return " × ".join(str(size) for size in shape)
 
 
-class ChannelDetail(QFrame):
+class ChannelDetail(Card):
     """One channel, large, laid over the crop the network saw, with its statistics."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("card")
+        super().__init__(parent, margins=(12, 12, 12, 12))
         self.title = QLabel("Click a channel")
         self.title.setObjectName("heading")
         self.view = ImageView("Click a tile in the grid to see\nwhere that channel fires.")
@@ -53,11 +52,9 @@ class ChannelDetail(QFrame):
         self.stats = QLabel("")
         self.stats.setObjectName("muted")
         self.stats.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 12, 12, 12)
-        layout.addWidget(self.title)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.stats)
+        self.box.addWidget(self.title)
+        self.box.addWidget(self.view, 1)
+        self.box.addWidget(self.stats)
         self.setFixedWidth(250)
 
     def show_channel(self, layer: str, channel: int, values: np.ndarray, crop_rgb) -> None:

@@ -15,7 +15,6 @@ from PySide6.QtGui import QAction, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
-    QFrame,
     QLabel,
     QMainWindow,
     QSizePolicy,
@@ -28,9 +27,11 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.images import IMAGE_SUFFIXES
 from alexnet_tf.paths import resource_path
-from alexnet_tf.quiet import quiet_native_stderr
+from alexnet_tf.quiet import quiet_tensorflow
 
 from .batch_view import BatchView
+from .card import Card
+from .drops import PathDrops
 from .filters_view import FiltersView
 from .folder_evaluation import install_folder_evaluation
 from .gradcam_view import GradCamView
@@ -63,7 +64,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or AppSettings()
         self.setWindowTitle(APP_NAME)
-        self.setAcceptDrops(True)
+        # Only turn dropped URLs into paths and hand them on; opening happens in open_paths.
+        PathDrops(self, self.paths_dropped.emit)
         self.model_info = None
         self.model_ready = False
         self.current_request = 0
@@ -120,10 +122,8 @@ class MainWindow(QMainWindow):
         self.predictions.class_chosen.connect(self._on_class_chosen)
         predictions_title = QLabel("Top-5")
         predictions_title.setObjectName("heading")
-        left = QFrame()
-        left.setObjectName("card")
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(14, 12, 14, 12)
+        left = Card(margins=(14, 12, 14, 12))
+        left_layout = left.box
         left_layout.setSpacing(6)
         left_layout.addWidget(self.image_title)
         left_layout.addWidget(self.image_caption)
@@ -510,17 +510,6 @@ class MainWindow(QMainWindow):
         self.show_notice(message)
 
     # ------------------------------------------------------------ Qt events
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        # Only turn the URLs into paths and hand them on; opening happens in open_paths.
-        paths = paths_from_mime_data(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            self.paths_dropped.emit(paths)
-
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.set_geometry(self.saveGeometry())
         self.settings.sync()
@@ -541,7 +530,7 @@ def run_app(paths=()) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     # After Qt has started (a missing platform plugin must still reach the terminal), before
     # the model thread imports TensorFlow: its C++ start-up lines go to logs/tensorflow.log.
-    quiet_native_stderr()
+    quiet_tensorflow()
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     # The name of the installed .desktop entry: Wayland desktops match the window to it.

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
+from alexnet_tf.jobfolder import has_model
 from alexnet_tf.paths import jobs_dir
 
 IMAGENET = "ImageNet (BVLC AlexNet)"
@@ -17,7 +18,7 @@ def find_job_models() -> list[Path]:
     """Job folders in ``jobs_dir()`` that hold a finished model (``JOB/model/model.keras``)."""
     folder = jobs_dir()
     return sorted(
-        (job for job in folder.iterdir() if (job / "model" / "model.keras").is_file()),
+        (job for job in folder.iterdir() if has_model(job)),
         key=lambda job: job.name.lower(),
     )
 

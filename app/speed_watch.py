@@ -1,6 +1,6 @@
 """The once-per-machine speed measurement, seen from the app: started after the model has
 loaded (so it never competes with the window or the first result), run in its own process at
-low priority (``alexnet_tf.speed``), and announced when its choices are in the cache."""
+low priority (``alexnet_tf.speed_measurement``), and announced when its choices are in the cache."""
 
 from __future__ import annotations
 

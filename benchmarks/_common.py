@@ -28,9 +28,9 @@ WEIGHT_BYTES_FP32 = PARAMS * 4  # 244 MB: what one fp32 image must stream from m
 def quiet_tensorflow() -> None:
     """TF's C++ start-up lines go to the data folder's log, as in every command; call before
     importing TensorFlow (``--verbose`` is not parsed here: set ALEXNET_STUDIO_VERBOSE=1)."""
-    from alexnet_tf.quiet import quiet_native_stderr
+    from alexnet_tf.quiet import quiet_tensorflow
 
-    quiet_native_stderr()
+    quiet_tensorflow()
 
 
 def time_calls(fn: Callable[[], object], runs: int) -> list[float]:

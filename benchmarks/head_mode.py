@@ -91,8 +91,8 @@ def main() -> None:
         if measured.exists():
             shutil.copyfile(measured, tmp / "home" / speed.CACHE_FILE)
         else:
-            subprocess.run([sys.executable, "-m", "alexnet_tf.speed"], env=env, cwd=ROOT,
-                           check=True)  # fmt: skip
+            subprocess.run([sys.executable, "-m", "alexnet_tf.speed_measurement"], env=env,
+                           cwd=ROOT, check=True)  # fmt: skip
         command = [sys.executable, "-m", "app.launch", "train", str(tmp / "photos"),
                    "--out", str(tmp / "job"), "--mode", args.mode, "--epochs", str(args.epochs),
                    "--precision", args.precision, "--batch-size", str(args.batch_size),

@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="skip the 64-megapixel cases")
     args = parser.parse_args()
     quiet_tensorflow()
-    from alexnet_tf.training.export import export_model
+    from alexnet_tf.export import export_model
     from tests.model_fixtures import make_job
 
     work = Path(tempfile.mkdtemp(prefix="serving-memory-"))

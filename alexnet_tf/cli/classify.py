@@ -54,28 +54,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def expand_inputs(inputs: list[Path]) -> list[tuple[Path, str | None]]:
-    """Files to classify, in order: ``(path, None)``, or ``(path, reason)`` for a bad input.
-
-    A folder becomes the image files below it; a file is kept whatever its extension
-    (the loader decides by content).
-    """
-    from ..images import find_image_files
-
-    expanded = []
-    for path in inputs:
-        if path.is_dir():
-            files, passed_over = find_image_files(path)
-            if not files and not passed_over:
-                expanded.append((path, "no image files in this folder"))
-            # Links and FIFOs named like images are reported, not dropped without a word.
-            found = [(file, None) for file in files] + passed_over
-            expanded.extend(sorted(found, key=lambda item: item[0]))
-        else:
-            expanded.append((path, None))
-    return expanded
-
-
 def run_classify(args) -> int:
     """Classify every input; print results as they come; return the exit status."""
     from ..weights.store import weights_installed
@@ -88,8 +66,10 @@ def run_classify(args) -> int:
         from ..destinations import check_file_destination
 
         check_file_destination(args.csv)
-    items = expand_inputs(args.inputs)
+    from ..images import expand_inputs
     from ..inference import Classifier
+
+    items = expand_inputs(args.inputs)
 
     try:
         classifier = Classifier.load(args.model, precision=args.precision)

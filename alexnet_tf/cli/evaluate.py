@@ -56,6 +56,11 @@ def run_evaluate(args) -> int:
         from ..destinations import check_file_destination
 
         check_file_destination(args.csv)
+    from ..jobfolder import still_running_note
+
+    note = still_running_note(args.model)
+    if note:
+        print(f"warning: {note}", file=sys.stderr, flush=True)
     from ..stopping import StopFlag
 
     stop = StopFlag("stopping after the current batch…", second_interrupts=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-FORMATS = ("keras", "savedmodel", "tflite")  # alexnet_tf.training.export.FORMATS (no TF here)
+FORMATS = ("keras", "savedmodel", "tflite")  # alexnet_tf.export.FORMATS (no TF here)
 
 
 def register(subparsers) -> None:
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def run_export(args) -> int:
     """Export the model; print where it went."""
-    from ..training.export import export_model
+    from ..export import export_model
 
     source = None if args.imagenet else args.job_dir
     path = export_model(source, args.fmt, args.out, force=args.force)

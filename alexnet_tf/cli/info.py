@@ -96,8 +96,10 @@ def run_info(args) -> int:
         check_folder_destination(data_home())  # speed.json goes there, after a minute's work
         print("\nMeasuring each path of inference and training (under a minute)...",
               file=sys.stderr, flush=True)  # fmt: skip
+        from ..speed_measurement import measure_and_save
+
         with writing(speed.cache_path()):
-            entry = speed.measure_and_save()
+            entry = measure_and_save()
     else:
         entry = speed.read_measurement(machine)
     print("\nExecution paths (chosen by measurement on this machine)")

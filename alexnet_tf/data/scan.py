@@ -351,3 +351,13 @@ def scan_dataset(
     scan.warnings.extend(_duplicate_warnings(scan))
     scan.fingerprint = _fingerprint(scan)
     return scan
+
+
+def count_class_files(folder: str | Path) -> list[int]:
+    """Files per class folder of ``folder`` (by the scan's rules), without opening any.
+
+    An upper bound of the images ``scan_dataset`` would accept, cheap enough to check a
+    job's settings before its folder is made (a few directory listings).
+    """
+    root = Path(folder).expanduser().absolute()
+    return [len(walk_files(path, root).files) for path in list_folder(root).folders]

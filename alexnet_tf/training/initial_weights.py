@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..jobfolder import has_model, model_file
 from .settings import SettingsError
 
 
@@ -29,7 +30,7 @@ def resolve_init(init: str) -> tuple[str, str]:
     if init == "scratch":
         return init, "random (from scratch), as requested"
     job = Path(init).expanduser().resolve()
-    if not (job / "model" / "model.keras").exists():
+    if not has_model(job):
         raise SettingsError(
             "init must be 'imagenet', 'scratch' or a finished job folder (with model/model.keras). "
             f"Received: init={init!r}"
@@ -48,7 +49,7 @@ def apply_init(model, init: str) -> None:
     else:  # another job's model: the same checked loader as every model a user opens
         from ..inference import load_model_file
 
-        source = load_model_file(Path(init) / "model" / "model.keras")
+        source = load_model_file(model_file(init))
     from ..model import WEIGHT_LAYERS
 
     for name in WEIGHT_LAYERS:

@@ -1,15 +1,12 @@
 """The job folder: the one record of a training job that outlives its process.
 
-Layout (see docs/architecture.md): ``job.json`` (settings, versions, dataset), ``status.json``
-(state, pid, heartbeat, progress), ``metrics.jsonl`` (one JSON line per logged step and per
-epoch), ``scan.json``, ``log.txt``, ``cache/``, ``checkpoints/``, ``tensorboard/``, ``model/``
-and ``eval.json``. JSON files are replaced atomically; ``metrics.jsonl`` and ``log.txt`` are
+The layout, names, schemas and readers are defined once in ``alexnet_tf.jobfolder``; this
+module writes. JSON files are replaced atomically; ``metrics.jsonl`` and ``log.txt`` are
 appended and flushed line by line, so a reader sees whole lines up to the last flush.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -18,12 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-from ..errors import AlexNetStudioError
-from ..fileio import json_text, process_alive, write_json_atomic
+from .. import jobfolder as names
+from ..errors import AlexNetStudioError, DamagedFileError
+from ..fileio import json_text, write_json_atomic
+from ..jobfolder import HEARTBEAT_SECONDS, process_alive
 
-HEARTBEAT_SECONDS = 2.0
 WORKER_SCRATCH_PREFIX = "alexnet-worker-"
-STATES = ("running", "finished", "failed", "cancelled")
 
 
 class JobFolderError(AlexNetStudioError):
@@ -48,24 +45,26 @@ class JobFolder:
         self._stop = threading.Event()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            for sub in ("cache", "checkpoints", "tensorboard", "model"):
+            for sub in names.SUBFOLDERS:
                 (self.root / sub).mkdir(exist_ok=True)
-            self._log = open(self.root / "log.txt", "a", encoding="utf-8")  # noqa: SIM115
+            self._log = open(self.root / names.LOG_TXT, "a", encoding="utf-8")  # noqa: SIM115
         except OSError as error:
             raise JobFolderError(
                 f"Cannot write in the job folder {self.root}: {error.strerror or error}. "
                 "Give a folder you can write to (with free space)."
             ) from None
 
-    job_json = property(lambda self: self.root / "job.json")
-    status_json = property(lambda self: self.root / "status.json")
-    metrics_jsonl = property(lambda self: self.root / "metrics.jsonl")
-    scan_json = property(lambda self: self.root / "scan.json")
-    eval_json = property(lambda self: self.root / "eval.json")
-    cache_dir = property(lambda self: self.root / "cache")
-    checkpoints_dir = property(lambda self: self.root / "checkpoints")
-    tensorboard_dir = property(lambda self: self.root / "tensorboard")
-    model_dir = property(lambda self: self.root / "model")
+    job_json = property(lambda self: self.root / names.JOB_JSON)
+    status_json = property(lambda self: self.root / names.STATUS_JSON)
+    metrics_jsonl = property(lambda self: self.root / names.METRICS_JSONL)
+    scan_json = property(lambda self: self.root / names.SCAN_JSON)
+    eval_json = property(lambda self: self.root / names.EVAL_JSON)
+    cache_dir = property(lambda self: self.root / names.CACHE_DIR)
+    checkpoints_dir = property(lambda self: self.root / names.CHECKPOINTS_DIR)
+    tensorboard_dir = property(lambda self: self.root / names.TENSORBOARD_DIR)
+    model_dir = property(lambda self: self.root / names.MODEL_DIR)
+    model_file = property(lambda self: names.model_file(self.root))
+    labels_file = property(lambda self: names.labels_file(self.root))
 
     def read_job(self) -> dict:
         """The job.json of an existing job."""
@@ -76,7 +75,14 @@ class JobFolder:
         return read_status_json(self.root)
 
     def write_json(self, path: Path, value) -> None:
-        """Write one of the job's JSON files atomically."""
+        """Write one of the job's JSON files atomically.
+
+        job.json always says what wrote it (``jobfolder.JOB_FORMAT`` and the project's
+        version), whoever builds its content: a resume checks them. A value that already
+        records them (a job.json read back and completed) keeps its own.
+        """
+        if Path(path) == self.job_json:
+            value = {**names.version_stamp(), **value}
         write_json_atomic(path, value)
 
     def log(self, message: str) -> None:
@@ -155,12 +161,12 @@ def create_job_folder(root: str | Path, record: dict) -> None:
         staged = root.parent.glob(f".{root.name}.new-*")  # starts killed before their rename
         _remove_leftovers(staged, lambda name: name.rsplit("-")[-1])
         if root.exists():
-            write_json_atomic(root / "job.json", record)
+            write_json_atomic(root / names.JOB_JSON, record)
             return
         staging = root.parent / f".{root.name}.new-{os.getpid()}"
         staging.mkdir()
         try:
-            write_json_atomic(staging / "job.json", record)
+            write_json_atomic(staging / names.JOB_JSON, record)
             os.rename(staging, root)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -196,44 +202,25 @@ def _remove_leftovers(folders, pid_in_name) -> None:
 
 
 def read_job_json(root: str | Path) -> dict:
-    """The job.json of the job in ``root``.
+    """The job.json of the job in ``root``, checked in depth (``jobfolder.JOB_SPEC``).
 
     Raises:
-        JobFolderError: ``root`` is not a job folder, or its job.json is unreadable.
+        JobFolderError: ``root`` is not a job folder, or its job.json is damaged.
     """
-    path = Path(root) / "job.json"
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        return names.read_job_file(root)
     except FileNotFoundError:
         raise JobFolderError(
-            f"{Path(root)} is not a training job folder (no job.json). "
+            f"{Path(root)} is not a training job folder (no {names.JOB_JSON}). "
             "Give a folder that `alexnet-studio train ... --out` created."
         ) from None
-    except (OSError, ValueError, RecursionError) as error:  # ValueError: bad JSON or UTF-8
-        raise JobFolderError(f"{path}: cannot be read ({error}).") from None
-    if not isinstance(value, dict):
-        raise JobFolderError(f"{path}: damaged (not a JSON object).")
-    return value
+    except DamagedFileError as error:
+        raise JobFolderError(f"{error}. This job cannot be resumed.") from None
 
 
 def read_status_json(root: str | Path) -> dict:
-    """The status.json of the job in ``root``, or {} if there is none (yet)."""
+    """The status.json of the job in ``root``, or {} if there is none (yet) or it is damaged."""
     try:
-        value = json.loads((Path(root) / "status.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # ValueError: bad JSON or UTF-8
+        return names.read_status_file(root)
+    except DamagedFileError:
         return {}
-    return value if isinstance(value, dict) else {}
-
-
-def job_is_alive(status: dict, stale_seconds: float = 5 * HEARTBEAT_SECONDS) -> bool:
-    """True when a status says running and its process is still beating (a live job)."""
-    if status.get("state") != "running":
-        return False
-    try:  # a damaged or hand-edited status.json may hold anything
-        heartbeat = float(status.get("heartbeat") or 0)
-        pid = int(status.get("pid"))
-    except (TypeError, ValueError, OverflowError):
-        return False
-    if not time.time() - heartbeat <= stale_seconds:  # (a NaN heartbeat is stale too)
-        return False
-    return process_alive(pid)

@@ -9,45 +9,45 @@ sparse categorical cross-entropy summed over the replica's examples and divided 
 
 from __future__ import annotations
 
-import contextlib
-import os
-from dataclasses import dataclass
+import shutil
+import sys
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ logs would drown the progress
+import numpy as np
 
-import platform  # noqa: E402
-import shutil  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from ..errors import AlexNetStudioError  # noqa: E402
-from ..fileio import atomic_path, write_json_atomic  # noqa: E402
-from ..preprocess import center_crop, normalize  # noqa: E402
-from ..stopping import StopFlag  # noqa: E402
-from . import pipeline  # noqa: E402
-from .checkpoints import (  # noqa: E402
+from ..errors import AlexNetStudioError
+from ..fileio import atomic_path, write_json_atomic
+from ..jobfolder import PREPROCESSING, job_is_alive, new_job_record
+from ..preprocess import center_crop, normalize
+from ..stopping import StopFlag
+from . import pipeline
+from .checkpoints import (
     DISK_ERRORS,
     checkpoint_prefixes,
     remove_partial_saves,
     repair_checkpoint_list,
     restore_newest_usable,
-    save_checkpoint,
     tf_error_reason,
 )
-from .events import ProgressReporter, describe_kept  # noqa: E402
-from .initial_weights import apply_init, resolve_init  # noqa: E402
-from .job import (  # noqa: E402
+from .events import ProgressReporter, describe_kept
+from .initial_weights import apply_init, resolve_init
+from .job import (
     JobFolder,
     JobFolderError,
-    job_is_alive,
     make_worker_scratch,
     read_job_json,
     read_status_json,
 )
-from .recipe import (  # noqa: E402
+from .listeners import (
+    BestEpochKeeper,
+    Checkpoints,
+    Listener,
+    Listeners,
+    Metrics,
+    StepProgress,
+    StepWatching,
+)
+from .recipe import (
     DEFAULT_LR,
     HEAD_FIRST_EPOCHS,
     TRAINED_LAYERS,
@@ -59,18 +59,17 @@ from .recipe import (  # noqa: E402
     make_optimizer,
     standardization,
 )
-from .settings import SettingsError, TrainSettings  # noqa: E402
-from .steps import (  # noqa: E402
-    cross_entropy,
+from .records import dataset_record, start_fields, versions
+from .settings import SettingsError, TrainSettings
+from .state import Dataset, Network, RunState, Validation, validation_scores
+from .steps import (
     make_predict,
     make_train_step,
     predict_dataset,
     set_precision,
-    write_scalar,
 )
-from .watchdog import StepWatchdog  # noqa: E402
+from .watchdog import StepWatchdog
 
-PREPROCESSING = "caffe-bvlc-227"
 FEATURE_LAYER = "fc7"  # head mode trains fc8 on cached fc7 activations
 CHECKPOINTS_KEPT = 2
 EXIT_OK = 0  # finished, or cancelled on request (status.json tells which)
@@ -79,48 +78,6 @@ EXIT_FAILED = 1
 
 class Cancelled(Exception):  # noqa: N818
     """The job stopped on request."""
-
-
-def versions() -> dict:
-    """Versions recorded in job.json (a model trained with one Keras may not load in another)."""
-    import keras
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }
-
-
-@dataclass
-class Dataset:
-    """The job's images: the scan, the decoded cache, labels and the split."""
-
-    scan: object
-    cache: np.ndarray
-    labels: np.ndarray
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    steps: int  # per epoch
-    total_steps: int
-
-
-@dataclass
-class Network:
-    """What trains: ``model`` (the plain AlexNet that is checkpointed and saved) and ``net``
-    (its layers with fc8 reading standardised features, see network.py)."""
-
-    model: object
-    net: object
-    standardizer: object
-    optimizer: object
-    best: object  # network.BestEpoch, or None with keep="last"
-    manager: object  # the checkpoint manager
-    epoch_var: object
-    step_var: object
-    fresh: bool  # nothing was restored: fc8 is still to be prepared
 
 
 class TrainingJob:
@@ -132,15 +89,20 @@ class TrainingJob:
         resume: continue the job in ``job_dir`` from its last checkpoint.
         reporter: where progress events go.
         stop: polled between steps; True asks the job to checkpoint and stop.
+        resume_command: how the user resumes this job (the CLI gives its command line),
+            named in the messages of a stop or a failure.
     """
 
-    def __init__(self, settings, job_dir, *, resume=False, reporter=None, stop=None):
+    def __init__(self, settings, job_dir, *, resume=False, reporter=None, stop=None,
+                 resume_command: str | None = None):  # fmt: skip
         self.settings = settings
         self.job_dir = Path(job_dir).expanduser().resolve()
         self.resume = resume
         self.reporter = reporter or ProgressReporter()
         self.stop = stop or (lambda: False)
+        self.resume_command = resume_command or f"the job folder {self.job_dir}"
         self.job: JobFolder | None = None
+        self.state: RunState | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def _phase(self, phase: str, message: str) -> None:
@@ -162,19 +124,17 @@ class TrainingJob:
         if not is_chief:  # only the chief writes the job folder
             writer_root = make_worker_scratch()
         self.job = JobFolder(writer_root, writer=is_chief)
-        self.choice = choice = None
+        self.state = None
         try:
             self.job.update_status(
                 state="running", epoch=0, step=0, total_steps=None, progress=0.0,
                 images_per_second=None, eta_seconds=None, message="starting",
             )  # fmt: skip
             self.job.start_heartbeat()
-            self.choice = choice = self._select_strategy()
-            return self._run(choice)
+            self.state = RunState(choice=self._select_strategy())
+            return self._run()
         except Cancelled:
-            message = "Cancelled on request; resume with `alexnet-studio train --resume " + (
-                f"{self.job_dir}`"
-            )
+            message = f"Cancelled on request; resume with {self.resume_command}"
             self.job.log(message)
             self.job.update_status(state="cancelled", message=message)
             self.reporter.emit("cancelled", message=message, job_dir=str(self.job_dir))
@@ -189,6 +149,7 @@ class TrainingJob:
             import traceback
 
             self.job.log(traceback.format_exc())
+            choice = self.state.choice if self.state else None
             if choice and choice.num_workers > 1 and _is_peer_failure(error):
                 self._fail(
                     f"Another worker of this job died or cannot be reached "
@@ -213,10 +174,7 @@ class TrainingJob:
         s = self.settings
         workers = tf_config_workers()
         if len(workers) > 1:
-            message = f"Waiting for the {len(workers)} workers of TF_CONFIG to join..."
-            self.reporter.emit("phase", phase="join", message=message)
-            self.job.log(message)
-            self.job.update_status(message=message)
+            self._phase("join", f"Waiting for the {len(workers)} workers of TF_CONFIG to join...")
             try:
                 wait_for_workers(
                     workers, tf_config_worker_index(), JOIN_WAIT_FACTOR * s.watchdog_seconds
@@ -240,11 +198,11 @@ class TrainingJob:
         return (
             f"{what}: {reason} ({error.strerror}). What was saved before is kept: free some "
             f"disk space (or make the folder writable), then resume with "
-            f"`alexnet-studio train --resume {self.job_dir}`."
+            f"{self.resume_command}."
         )
 
     def _resume_hint(self) -> str:
-        return f"Resume with `alexnet-studio train --resume {self.job_dir}`."
+        return f"Resume with {self.resume_command}."
 
     def _fail(self, message: str) -> None:
         self.reporter.emit("error", message=message)  # first: stdout works when the disk does not
@@ -254,41 +212,28 @@ class TrainingJob:
         except OSError as error:  # a full or read-only disk: the error event above says why
             print(f"warning: cannot record the failure in {self.job_dir}: {error}", file=sys.stderr)
 
-    def _run(self, choice) -> int:
+    def _run(self) -> int:
         """The job in five parts: settings, data, network, epochs, finish."""
         import tensorflow as tf
 
-        s = self.settings
-        recorded_job = self._record_settings(choice)
+        s, run = self.settings, self.state
+        recorded_job = self._record_settings()
         set_precision(s.precision, bool(tf.config.list_physical_devices("GPU")))
-        if s.batch_size % choice.num_replicas:
+        if s.batch_size % run.choice.num_replicas:
             raise SettingsError(
-                f"batch_size (global) must be divisible by the {choice.num_replicas} replicas. "
-                f"Received: batch_size={s.batch_size}"
+                f"batch_size (global) must be divisible by the {run.choice.num_replicas} "
+                f"replicas. Received: batch_size={s.batch_size}"
             )
-        data = self._load_dataset(choice, recorded_job)
-        init, init_text = resolve_init(s.init)
-        s.init = init
-        network = self._build_network(choice, data, init)
-        self._record_dataset(choice, data, recorded_job, init_text, network)
-
-        # Head mode trains on the frozen network's fc7 activations; top and full modes use
-        # them once, to fit the new fc8 before the layers below start to move.
-        features = s.mode == "head"
-        cached = None
-        if features or network.fresh:
-            cached = self._head_features(network.model, data)
-        if network.fresh:
-            self._prepare_fc8(choice, data, network, cached)
-        source = cached if features else data.cache
-        predict = make_predict(network.net)
-        if network.fresh and not features:
-            self._offer_fc8_first(choice, data, network, predict)
-        self._train_epochs(choice, data, network, source, features, predict)
-        return self._finish(choice, data, network, source, features, predict)
+        run.data = self._load_dataset(recorded_job)
+        self._prepare_network(recorded_job)
+        listeners = self._listeners()
+        if run.network.fresh and not run.on_features:
+            self._offer_fc8_first(listeners)
+        self._train_epochs(listeners)
+        return self._finish()
 
     # -- 1. settings ---------------------------------------------------------------------
-    def _record_settings(self, choice) -> dict:
+    def _record_settings(self) -> dict:
         """job.json's settings part (read back on resume)."""
         if self.resume:
             return read_job_json(self.job_dir)
@@ -296,13 +241,13 @@ class TrainingJob:
         # job killed at any moment can be resumed; its dataset part is added once the scan
         # is done (a job.json without it means: not yet).
         s = self.settings
-        recorded = {"settings": s.to_dict(), "versions": versions(), "created": time.time()}
-        if choice.is_chief:
+        recorded = new_job_record(s.to_dict()) | {"versions": versions()}
+        if self.state.choice.is_chief:
             self.job.write_json(self.job.job_json, recorded)
         return recorded
 
     # -- 2. data -------------------------------------------------------------------------
-    def _load_dataset(self, choice, recorded_job: dict) -> Dataset:
+    def _load_dataset(self, recorded_job: dict) -> Dataset:
         """Scan and decode the folder once into the job's cache (reused on resume); split."""
         from ..data.scan import require_trainable, scan_dataset
 
@@ -337,12 +282,13 @@ class TrainingJob:
         if len(train_idx) < s.batch_size:
             raise SettingsError(
                 f"batch_size is larger than the {len(train_idx)} training images; lower it "
-                f"(a multiple of {choice.num_replicas}). Received: batch_size={s.batch_size}"
+                f"(a multiple of {self.state.choice.num_replicas}). "
+                f"Received: batch_size={s.batch_size}"
             )
         steps = pipeline.steps_per_epoch(len(train_idx), s.batch_size)
         return Dataset(scan, cache, labels, train_idx, val_idx, steps, steps * s.epochs)
 
-    def _head_features(self, model, data: Dataset) -> np.ndarray:
+    def _head_features(self) -> np.ndarray:
         """fc7 activations of every image's centre crop (and of its mirror image when
         augmenting), computed once with the initial weights and cached in the job folder.
 
@@ -353,6 +299,7 @@ class TrainingJob:
         """
         from ..forward import CompiledForward
 
+        data = self.state.data
         cache = data.cache
         views = 2 if self.settings.augment else 1
         path = self.job.cache_dir / f"features-{FEATURE_LAYER}-{views}view.npy"
@@ -364,7 +311,7 @@ class TrainingJob:
             "features", f"Computing {FEATURE_LAYER} features of {len(cache)} images once..."
         )
         # The same XLA-compiled forward pass as classification: the fastest one measured here.
-        forward = CompiledForward(model, (FEATURE_LAYER,))
+        forward = CompiledForward(self.state.network.model, (FEATURE_LAYER,))
         features = np.zeros((len(cache), views, 4096), np.float32)
         used = np.concatenate([data.train_idx, data.val_idx])
         batch = 32
@@ -381,15 +328,15 @@ class TrainingJob:
                 "The initial network's fc7 activations are not finite on these images: its "
                 f"weights ({self.settings.init}) are damaged. Start from other weights."
             )
-        if self.choice.is_chief:
+        if self.state.choice.is_chief:
             with atomic_path(path, suffix=".npy") as temporary:
                 np.save(temporary, features)
         return features
 
-    def _batches(self, choice, data: Dataset, source, epoch: int, start_step: int, *,
-                 features: bool):  # fmt: skip
-        """An iterator over this worker's distributed batches of ``epoch`` from ``start_step``."""
-        s = self.settings
+    def _batches(self, inputs, epoch: int, start_step: int, *, on_features: bool):
+        """An iterator over this worker's distributed batches of ``epoch`` from ``start_step``,
+        from ``inputs``: images, or fc7 features when ``on_features``."""
+        s, choice, data = self.settings, self.state.choice, self.state.data
         order = pipeline.epoch_order(data.train_idx, s.seed, epoch)
         positions = pipeline.worker_positions(
             data.steps, s.batch_size, start_step=start_step,
@@ -398,15 +345,45 @@ class TrainingJob:
 
         def dataset_fn(context):
             return pipeline.make_train_dataset(
-                source, data.labels, order, positions,
+                inputs, data.labels, order, positions,
                 per_replica_batch=s.batch_size // choice.num_replicas, seed=s.seed, epoch=epoch,
-                augment_images=s.augment, features=features,
+                augment_images=s.augment, features=on_features,
             )  # fmt: skip
 
         return iter(choice.strategy.distribute_datasets_from_function(dataset_fn))
 
+    def _validate(self, predict, inputs, *, on_features: bool) -> Validation | None:
+        """The probabilities of ``predict`` on the validation images (from ``inputs``: images,
+        or fc7 features when ``on_features``); None without validation images."""
+        data = self.state.data
+        if not len(data.val_idx):
+            return None
+        eval_data = pipeline.make_eval_dataset(
+            inputs, data.val_idx, self.settings.batch_size, features=on_features
+        )
+        return Validation(predict_dataset(predict, eval_data), data.labels[data.val_idx])
+
     # -- 3. network ----------------------------------------------------------------------
-    def _build_network(self, choice, data: Dataset, init: str) -> Network:
+    def _prepare_network(self, recorded_job: dict) -> None:
+        """The network built and restored (or started from the initial weights), what it
+        trains on, and on a fresh start fc8 prepared."""
+        s, run = self.settings, self.state
+        init, init_text = resolve_init(s.init)
+        s.init = init
+        run.network = self._build_network(init)
+        self._record_dataset(recorded_job, init_text)
+        # Head mode trains on the frozen network's fc7 activations; top and full modes use
+        # them once, to fit the new fc8 before the layers below start to move.
+        run.on_features = s.mode == "head"
+        features = None
+        if run.on_features or run.network.fresh:
+            features = self._head_features()
+        if run.network.fresh:
+            self._prepare_fc8(features)
+        run.inputs = features if run.on_features else run.data.cache
+        run.predict = make_predict(run.network.net)
+
+    def _build_network(self, init: str) -> Network:
         """The model, the network that trains, its optimizer and checkpoint, restored on resume
         (or given the initial weights)."""
         import keras
@@ -415,8 +392,8 @@ class TrainingJob:
         from ..model import build_alexnet
         from .network import BestEpoch, FeatureStandardizer, build_training_net
 
-        s = self.settings
-        job = self.job
+        s, job = self.settings, self.job
+        choice, data = self.state.choice, self.state.data
         keras.utils.set_random_seed(s.seed)
         with choice.strategy.scope():
             model = build_alexnet(len(data.scan.classes), dropout=s.dropout)
@@ -453,7 +430,7 @@ class TrainingJob:
             # is shared on one machine); from their own empty folder they would start over
             # and run more steps than the chief, and the job would never end in step.
             restored = restore_newest_usable(
-                checkpoint, prefixes=checkpoint_prefixes(self.job_dir / "checkpoints")
+                checkpoint, prefixes=checkpoint_prefixes(self.job.checkpoints_dir)
             )
         if repaired:
             self._phase("restore", repaired)
@@ -469,10 +446,10 @@ class TrainingJob:
         return Network(model, net, standardizer, optimizer, best, manager, epoch_var, step_var,
                        fresh)  # fmt: skip
 
-    def _prepare_fc8(self, choice, data: Dataset, network: Network, features) -> None:
+    def _prepare_fc8(self, features) -> None:
         """Standardise fc8's input on the training images, start fc8 at zero; in top and full
-        modes, fit it alone on the cached features first (see recipe)."""
-        s = self.settings
+        modes, fit it alone on the cached ``features`` first (see recipe)."""
+        s, choice, data, network = self.settings, *self._parts()
         network.standardizer.set_statistics(*standardization(features[data.train_idx]))
         fc8 = network.model.get_layer("fc8")
         fc8.set_weights([np.zeros_like(w) for w in fc8.get_weights()])
@@ -491,7 +468,7 @@ class TrainingJob:
         # As head mode: the fc8 of the best validation epoch is the one the layers below start from.
         best, predict = BestEpoch(head.trainable_variables), make_predict(head)
         for epoch in range(epochs):
-            batches = self._batches(choice, data, features, epoch, 0, features=True)
+            batches = self._batches(features, epoch, 0, on_features=True)
             losses = []
             for _ in range(data.steps):
                 self._check_stop()
@@ -499,181 +476,113 @@ class TrainingJob:
                 losses.append(float(loss))
                 check_step(losses[-1], float(norm), num_classes=len(data.scan.classes), lr=lr,
                            where=f"while fitting fc8 first (epoch {epoch + 1})")  # fmt: skip
-            validation = self._validate(predict, features, data, features=True)
-            if validation["val_accuracy"] is not None:
-                best.offer(epoch, validation["val_accuracy"], validation["val_loss"],
-                           head.trainable_variables)  # fmt: skip
+            validation = self._validate(predict, features, on_features=True)
+            if validation is not None:
+                best.offer(epoch, validation.accuracy, validation.loss, head.trainable_variables)
             self.job.log(f"fc8 first, epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, "
-                         f"validation {validation}")  # fmt: skip
+                         f"validation {validation_scores(validation)}")  # fmt: skip
         if best.describe() is not None:
             best.restore_into(head.trainable_variables)
 
-    def _offer_fc8_first(self, choice, data: Dataset, network: Network, predict) -> None:
+    def _offer_fc8_first(self, listeners: Listener) -> None:
         """Validate the network as it stands before the layers below fc8 move (the fitted fc8
         on the initial layers) and offer it as the kept model's "epoch -1", shown as epoch 0:
         a fine-tuning that only makes validation worse then keeps head mode's result."""
-        record = dict(epoch=-1, loss=None, accuracy=None, global_step=0,
-                      **self._validate(predict, data.cache, data, features=False))  # fmt: skip
-        if record["val_accuracy"] is None:  # no validation images: nothing to show or keep
+        run = self.state
+        validation = self._validate(run.predict, run.data.cache, on_features=False)
+        if validation is None:  # no validation images: nothing to show or keep
             return
-        if network.best is not None:
-            record["best"] = network.best.offer(-1, record["val_accuracy"], record["val_loss"],
-                                                network.net.trainable_variables)  # fmt: skip
-        self.reporter.emit("epoch", **record)
-        if choice.is_chief:
-            self.job.append_metrics({"kind": "epoch", "time": time.time(), **record})
-            self.job.log(f"fc8 fitted first, before the layers below train: {record}")
+        record = dict(epoch=-1, loss=None, accuracy=None, global_step=0,
+                      **validation_scores(validation))  # fmt: skip
+        listeners.on_epoch_end(-1, record)
+
+    def _parts(self) -> tuple:
+        """``(choice, data, network)`` of the run."""
+        return self.state.choice, self.state.data, self.state.network
 
     # -- 4. epochs -----------------------------------------------------------------------
-    def _train_epochs(self, choice, data: Dataset, network: Network, source, features: bool,
-                      predict) -> None:  # fmt: skip
-        """The epochs still to run: steps, progress, metrics, validation, best epoch, saves."""
-        import tensorflow as tf
+    def _listeners(self) -> Listener:
+        """What happens around the epochs, in the order it happens (see listeners.py)."""
+        s, (choice, data, network) = self.settings, self._parts()
+        parts = []
+        if choice.num_workers > 1:  # only a multi-worker step can wait forever (on a hung peer)
+            parts.append(StepWatching(StepWatchdog(
+                s.watchdog_seconds, lambda message: self._fail(f"{message} {self._resume_hint()}"),
+                exit_status=EXIT_FAILED,
+            )))  # fmt: skip
+        parts.append(StepProgress(self.job, s.batch_size, data.total_steps))
+        if network.best is not None:
+            parts.append(BestEpochKeeper(network))
+        parts.append(Metrics(self.reporter, self.job, log_every=s.log_every,
+                             is_chief=choice.is_chief))  # fmt: skip
+        parts.append(Checkpoints(network, steps=data.steps, epochs=s.epochs,
+                                 seconds=s.checkpoint_seconds, lr=s.lr))  # fmt: skip
+        return Listeners(parts)
 
+    def _train_epochs(self, listeners: Listener) -> None:
+        """The epochs still to run: steps, validation and stops (the rest is ``listeners``)."""
         from ..speed import train_path
 
-        s = self.settings
-        job = self.job
+        s, run, (choice, data, network) = self.settings, self.state, self._parts()
         steps, total_steps = data.steps, data.total_steps
-        num_classes = len(data.scan.classes)
-        start_epoch = int(network.epoch_var.numpy())
-        start_step = int(network.step_var.numpy())
+        start_epoch, start_step = network.position()
         # XLA or the plain graph for image batches: measured per machine (alexnet_tf.speed).
         # On head mode's tiny fc8 step XLA's per-call overhead (37 ms vs 3 ms) would dominate.
         train_step = make_train_step(
             choice.strategy, network.net, network.optimizer, s.batch_size,
-            jit_compile=not features and train_path(s.precision) == "xla",
+            jit_compile=not run.on_features and train_path(s.precision) == "xla",
         )  # fmt: skip
-        writer = (
-            tf.summary.create_file_writer(str(job.tensorboard_dir)) if choice.is_chief else None
-        )
         done_steps = start_epoch * steps + start_step
-        last_save = time.monotonic()
-        # Only a multi-worker step can wait forever (on a hung peer): watch those.
-        watchdog = None
-        if choice.num_workers > 1:
-            watchdog = StepWatchdog(
-                s.watchdog_seconds,
-                lambda message: self._fail(f"{message} {self._resume_hint()}"),
-                exit_status=EXIT_FAILED,
-            )
-
-        def save(epoch: int, step: int) -> None:
-            nonlocal last_save
-            if not all_finite(v.numpy() for v in network.net.trainable_variables):
-                raise DivergedError(divergence_message(
-                    "the weights became non-finite", s.lr, f"in epoch {epoch + 1}"
-                ))  # fmt: skip
-            network.epoch_var.assign(epoch)
-            network.step_var.assign(step)
-            save_checkpoint(network.manager, epoch * steps + step)
-            last_save = time.monotonic()
-
         self._phase(
             "train", f"Training: {total_steps - done_steps} steps to go on {choice.description}"
         )
-        job.update_status(total_steps=total_steps)
-        recent: list[float] = []  # seconds of the recent steps, for images/s and the ETA
-        timed = 0
-        for epoch in range(start_epoch, s.epochs):
-            batches = self._batches(choice, data, source, epoch, start_step, features=features)
-            loss_sum = accuracy_sum = 0.0
-            for step in range(start_step, steps):
-                began = time.monotonic()
-                with watchdog.step() if watchdog else contextlib.nullcontext():
+        self.job.update_status(total_steps=total_steps)
+        listeners.on_train_begin(done_steps)
+        try:
+            for epoch in range(start_epoch, s.epochs):
+                batches = self._batches(run.inputs, epoch, start_step, on_features=run.on_features)
+                loss_sum = accuracy_sum = 0.0
+                for step in range(start_step, steps):
+                    listeners.on_step_begin(epoch, step)
                     loss, accuracy, norm = train_step(next(batches))
                     loss, accuracy = float(loss), float(accuracy)  # waits for the step
-                check_step(loss, float(norm), num_classes=num_classes, lr=s.lr,
-                           where=f"in epoch {epoch + 1}, step {step + 1}")  # fmt: skip
-                done_steps += 1
-                loss_sum += loss
-                accuracy_sum += accuracy
-                timed += 1
-                if timed == 2:  # the first step of a run includes tracing: forget it
-                    recent.clear()
-                recent = (recent + [time.monotonic() - began])[-20:]
-                ips = s.batch_size * len(recent) / sum(recent)
-                eta = (total_steps - done_steps) * sum(recent) / len(recent)
-                record = dict(
-                    epoch=epoch, epochs=s.epochs, step=step + 1, steps=steps,
-                    global_step=done_steps, total_steps=total_steps, loss=loss,
-                    accuracy=accuracy, images_per_second=ips, eta_seconds=eta,
-                    progress=done_steps / total_steps,
-                )  # fmt: skip
-                if (step + 1) % s.log_every == 0 or step + 1 == steps:
-                    self.reporter.emit("step", **record)
-                    if choice.is_chief:
-                        job.append_metrics({"kind": "step", "time": time.time(), **record})
-                        with writer.as_default(step=done_steps):
-                            write_scalar("train/loss", loss, done_steps)
-                            write_scalar("train/accuracy", accuracy, done_steps)
-                            write_scalar("train/images_per_second", ips, done_steps)
-                job.note_progress(
-                    epoch=epoch, step=done_steps, progress=done_steps / total_steps,
-                    images_per_second=ips, eta_seconds=eta,
-                    message=f"epoch {epoch + 1}/{s.epochs}, step {step + 1}/{steps}",
-                )  # fmt: skip
-                # A stop on an epoch's last step lets the epoch end first (validation, its
-                # metrics) and is saved below as (epoch + 1, 0): a resume that started with
-                # none of an epoch's steps left would give it no training loss.
-                if self.stop() and step + 1 < steps:
-                    save(epoch, step + 1)
+                    check_step(loss, float(norm), num_classes=len(data.scan.classes), lr=s.lr,
+                               where=f"in epoch {epoch + 1}, step {step + 1}")  # fmt: skip
+                    done_steps += 1
+                    loss_sum += loss
+                    accuracy_sum += accuracy
+                    listeners.on_step_end(epoch, step, dict(
+                        epoch=epoch, epochs=s.epochs, step=step + 1, steps=steps,
+                        global_step=done_steps, total_steps=total_steps, loss=loss,
+                        accuracy=accuracy,
+                    ))  # fmt: skip
+                    # A stop on an epoch's last step lets the epoch end first (validation, its
+                    # metrics) and is saved as (epoch + 1, 0): a resume that started with none
+                    # of an epoch's steps left would give it no training loss.
+                    if self.stop() and step + 1 < steps:
+                        listeners.on_stop(epoch, step + 1)
+                        raise Cancelled()
+                ran, start_step = steps - start_step, 0
+                validation = self._validate(run.predict, run.inputs, on_features=run.on_features)
+                listeners.on_epoch_end(epoch, dict(
+                    epoch=epoch, loss=loss_sum / ran if ran else None,
+                    accuracy=accuracy_sum / ran if ran else None,
+                    **validation_scores(validation), global_step=done_steps,
+                ))  # fmt: skip
+                if self.stop():
+                    listeners.on_stop(epoch + 1, 0)
                     raise Cancelled()
-                if time.monotonic() - last_save >= s.checkpoint_seconds and step + 1 < steps:
-                    save(epoch, step + 1)
-            ran = steps - start_step
-            start_step = 0
-            record = dict(
-                epoch=epoch, loss=loss_sum / ran if ran else None,
-                accuracy=accuracy_sum / ran if ran else None,
-                **self._validate(predict, source, data, features), global_step=done_steps,
-            )  # fmt: skip
-            if network.best is not None and record["val_accuracy"] is not None:
-                trained = network.net.trainable_variables
-                record["best"] = network.best.offer(
-                    epoch, record["val_accuracy"], record["val_loss"], trained
-                )
-            self.reporter.emit("epoch", **record)
-            if choice.is_chief:
-                job.append_metrics({"kind": "epoch", "time": time.time(), **record})
-                job.log(f"epoch {epoch + 1}: {record}")
-                if record["val_accuracy"] is not None:
-                    with writer.as_default(step=done_steps):
-                        write_scalar("val/loss", record["val_loss"], done_steps)
-                        write_scalar("val/accuracy", record["val_accuracy"], done_steps)
-                writer.flush()
-            # Checkpoint at most every checkpoint_seconds (a full checkpoint is ~0.5 GB);
-            # always on a stop request. The last epoch needs none: the model is saved next.
-            last_epoch = epoch + 1 == s.epochs
-            if self.stop() or (
-                not last_epoch and time.monotonic() - last_save >= s.checkpoint_seconds
-            ):
-                save(epoch + 1, 0)
-            self._check_stop()
-
-    def _validate(self, predict, source, data: Dataset, features: bool) -> dict:
-        """``val_loss`` and ``val_accuracy`` (None without validation images)."""
-        if not len(data.val_idx):
-            return {"val_loss": None, "val_accuracy": None}
-        eval_data = pipeline.make_eval_dataset(
-            source, data.val_idx, self.settings.batch_size, features=features
-        )
-        probs = predict_dataset(predict, eval_data)
-        truth = data.labels[data.val_idx]
-        return {
-            "val_loss": cross_entropy(probs, truth),
-            "val_accuracy": float(np.mean(np.argmax(probs, 1) == truth)),
-        }
+        finally:
+            listeners.on_train_end()
 
     # -- 5. finish -----------------------------------------------------------------------
-    def _finish(self, choice, data: Dataset, network: Network, source, features: bool,
-                predict) -> int:  # fmt: skip
+    def _finish(self) -> int:
         """Keep the best (or last) epoch's weights, save the model, evaluate, report."""
-        job = self.job
+        job, (choice, data, network) = self.job, self._parts()
         self._phase("save", "Saving the model and evaluating it...")
-        kept = self._keep_weights(network)
-        model_path = self._save_model(network, data.scan.classes)
-        summary = self._evaluate(predict, source, data, features, kept)
+        kept = self._keep_weights()
+        model_path = self._save_model()
+        summary = self._evaluate(kept)
         if summary:
             kept.update(val_accuracy=summary["top1"], val_loss=summary["loss"])
         done_steps = data.total_steps
@@ -703,8 +612,9 @@ class TrainingJob:
         )
         return EXIT_OK
 
-    def _keep_weights(self, network: Network) -> dict:
+    def _keep_weights(self) -> dict:
         """Put the kept epoch's weights in place; returns ``{"epoch", "rule"}`` (0-based)."""
+        network = self.state.network
         last = {"epoch": self.settings.epochs - 1, "rule": "last"}
         if network.best is None:
             return last
@@ -714,20 +624,22 @@ class TrainingJob:
         network.best.restore_into(network.net.trainable_variables)
         return {"epoch": best["epoch"], "rule": "best"}
 
-    def _save_model(self, network: Network, classes) -> Path:
+    def _save_model(self) -> Path:
         """Save the kept model as a plain AlexNet (float32, whatever the training precision,
         with fc8's input standardisation folded into fc8) and its labels."""
         import keras
 
         from ..model import build_alexnet
 
-        destination = self.job_dir / "model" / "model.keras"
+        choice, data, network = self._parts()
+        classes = data.scan.classes
+        destination = self.job.model_file
         weights = network.model.get_weights()
         if not all_finite(weights):
             raise DivergedError(
                 divergence_message("the weights became non-finite", self.settings.lr, "")
             )
-        if not self.choice.is_chief:
+        if not choice.is_chief:
             return destination  # workers of a multi-worker job write nothing there
         keras.mixed_precision.set_global_policy("float32")
         final = build_alexnet(len(classes), dropout=self.settings.dropout)
@@ -738,83 +650,39 @@ class TrainingJob:
         with atomic_path(destination, suffix=".keras") as temporary:
             final.save(temporary)
         write_json_atomic(
-            self.job.model_dir / "labels.json",
+            self.job.labels_file,
             {"labels": list(classes), "preprocessing": PREPROCESSING},
         )
         return destination
 
-    def _evaluate(self, predict, source, data: Dataset, features: bool, kept: dict) -> dict | None:
+    def _evaluate(self, kept: dict) -> dict | None:
         """eval.json from the validation set; returns the summary for the done event."""
-        if not len(data.val_idx):
+        run = self.state
+        validation = self._validate(run.predict, run.inputs, on_features=run.on_features)
+        if validation is None:
             self.job.log("no validation images (val_split 0 or classes too small): no eval.json")
             return None
-        from .evaluate import evaluate_predictions
+        from ..metrics import evaluate_predictions
 
-        eval_data = pipeline.make_eval_dataset(
-            source, data.val_idx, self.settings.batch_size, features=features
-        )
-        probs = predict_dataset(predict, eval_data)
-        truth = data.labels[data.val_idx]
+        data = run.data
         paths = [str(data.scan.items[i].path) for i in data.val_idx]
-        report = evaluate_predictions(truth, probs, list(data.scan.classes), paths)
-        report["loss"] = cross_entropy(probs, truth)
+        report = evaluate_predictions(
+            validation.truth, validation.probs, list(data.scan.classes), paths
+        )
+        report["loss"] = validation.loss
         report["kept"] = kept
-        if self.choice.is_chief:
+        if run.choice.is_chief:
             self.job.write_json(self.job.eval_json, report)
         return {k: report[k] for k in ("top1", "top5", "loss", "num_examples") if k in report}
 
-    def _record_dataset(self, choice, data: Dataset, recorded_job: dict, init_text: str,
-                        network: Network) -> None:  # fmt: skip
+    def _record_dataset(self, recorded_job: dict, init_text: str) -> None:
         """job.json's dataset part (once) and the start event."""
-        s = self.settings
-        scan = data.scan
-        if choice.is_chief and "dataset" not in recorded_job:
-            self.job.write_json(
-                self.job.job_json,
-                {
-                    **recorded_job,
-                    "versions": recorded_job.get("versions") or versions(),
-                    "settings": s.to_dict(),
-                    "init_source": init_text,
-                    "dataset": {
-                        "root": str(scan.root),
-                        "fingerprint": scan.fingerprint,
-                        "classes": list(scan.classes),
-                        "num_images": len(scan.items),
-                        "num_train": int(len(data.train_idx)),
-                        "num_val": int(len(data.val_idx)),
-                    },
-                    "strategy": choice.description,
-                },
-            )
-        start_epoch, start_step = int(network.epoch_var.numpy()), int(network.step_var.numpy())
-        self.reporter.emit(
-            "start",
-            job_dir=str(self.job_dir),
-            strategy=choice.description,
-            strategy_kind=choice.kind,
-            replicas=choice.num_replicas,
-            workers=choice.num_workers,
-            worker=choice.worker_index,
-            num_classes=len(scan.classes),
-            classes=list(scan.classes),
-            num_images=len(scan.items),
-            num_train=int(len(data.train_idx)),
-            num_val=int(len(data.val_idx)),
-            num_refused=len(scan.refused),
-            refused=[{"path": str(r.path), "reason": r.reason} for r in scan.refused],
-            mode=s.mode,
-            epochs=s.epochs,
-            batch_size=s.batch_size,
-            steps_per_epoch=data.steps,
-            total_steps=data.total_steps,
-            init=s.init,
-            init_source=init_text,
-            precision=s.precision,
-            keep=s.keep,
-            resumed_at={"epoch": start_epoch, "step": start_step} if self.resume else None,
-        )
-        self.job.log(f"strategy: {choice.description}; initial weights: {init_text}")
+        s, run = self.settings, self.state
+        if run.choice.is_chief and "dataset" not in recorded_job:
+            self.job.write_json(self.job.job_json, dataset_record(recorded_job, s, run, init_text))
+        fields = start_fields(s, run, init_text, job_dir=self.job_dir, resumed=self.resume)
+        self.reporter.emit("start", **fields)
+        self.job.log(f"strategy: {run.choice.description}; initial weights: {init_text}")
 
 
 def _is_peer_failure(error: Exception) -> bool:
@@ -826,12 +694,15 @@ def _is_peer_failure(error: Exception) -> bool:
     return isinstance(error, peer_errors)
 
 
-def run_training(settings: TrainSettings, job_dir, *, resume=False, json_lines=False) -> int:
-    """Run (or resume) a job in this process with signal handling; returns the exit status."""
+def run_training(settings: TrainSettings, job_dir, *, resume=False, json_lines=False,
+                 resume_command: str | None = None) -> int:  # fmt: skip
+    """Run (or resume) a job in this process with signal handling; returns the exit status.
+    ``resume_command``: how the user resumes the job, named in messages (see TrainingJob)."""
     stop = StopFlag()
     stop.install()
     reporter = ProgressReporter(json_lines=json_lines)
-    return TrainingJob(settings, job_dir, resume=resume, reporter=reporter, stop=stop).run()
+    return TrainingJob(settings, job_dir, resume=resume, reporter=reporter, stop=stop,
+                       resume_command=resume_command).run()  # fmt: skip
 
 
 def prepare_resume(job_dir, overrides: dict) -> TrainSettings:

@@ -6,11 +6,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import AlexNetStudioError
+from ..jobfolder import KEEP, MODES, PRECISIONS
 from .recipe import DEFAULT_DROPOUT, DEFAULT_LR
-
-MODES = ("head", "top", "full")
-PRECISIONS = ("fp32", "bf16", "fp16")
-KEEP = ("best", "last")
 
 # Settings that define the result: a resume must not change them. cpu_replicas may change
 # (the global batch, hence the result, stays the same).

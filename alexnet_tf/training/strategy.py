@@ -116,72 +116,93 @@ def select_strategy(cpu_replicas: int | None = None) -> StrategyChoice:
             f"cpu_replicas must be a positive integer. Received: cpu_replicas={cpu_replicas!r}"
         )
     config = _tf_config()
-    import tensorflow as tf
-
     gpus = enable_gpu_memory_growth()
     workers = tf_config_workers()
     if len(workers) > 1:
-        if cpu_replicas not in (None, 1):
-            raise StrategyError(
-                "cpu_replicas cannot be combined with a multi-worker TF_CONFIG. "
-                f"Received: cpu_replicas={cpu_replicas}, {len(workers)} workers"
-            )
-        task = config.get("task") or {}
-        if task.get("type", "worker") not in ("worker", "chief"):
-            raise StrategyError(
-                f"This process's TF_CONFIG task type must be 'worker'. Received: task={task!r}"
-            )
-        index = tf_config_worker_index()
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        devices = f"{len(gpus)} GPU(s)" if gpus else "CPU"
-        return StrategyChoice(
-            strategy=strategy,
-            kind="multi-worker",
-            description=(
-                f"MultiWorkerMirroredStrategy: {len(workers)} workers, this is worker {index} "
-                f"on {devices}, {strategy.num_replicas_in_sync} replicas in sync"
-            ),
-            num_replicas=strategy.num_replicas_in_sync,
-            num_workers=len(workers),
-            worker_index=index,
-            is_chief=index == 0,
-        )
+        return _multi_worker(config, workers, gpus, cpu_replicas)
     if gpus:
-        if cpu_replicas not in (None, 1):
-            raise StrategyError(
-                f"cpu_replicas splits the CPU, but {len(gpus)} GPU(s) are visible and would be "
-                "used instead. Hide them (CUDA_VISIBLE_DEVICES=) or drop --cpu-replicas. "
-                f"Received: cpu_replicas={cpu_replicas}"
-            )
-        strategy = tf.distribute.MirroredStrategy()
-        return StrategyChoice(
-            strategy=strategy,
-            kind="gpus",
-            description=f"MirroredStrategy over {len(gpus)} GPU(s)",
-            num_replicas=strategy.num_replicas_in_sync,
-        )
+        return _on_gpus(gpus, cpu_replicas)
     if cpu_replicas and cpu_replicas > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        try:
-            tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_replicas)]
-            )
-        except RuntimeError as error:
-            raise StrategyError(
-                "The CPU cannot be split into logical devices once TensorFlow has initialised "
-                f"its devices in this process ({error}). Received: cpu_replicas={cpu_replicas}"
-            ) from error
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-        strategy = tf.distribute.MirroredStrategy(devices)
-        return StrategyChoice(
-            strategy=strategy,
-            kind="cpu-replicas",
-            description=f"MirroredStrategy over {cpu_replicas} logical CPU devices (no GPU)",
-            num_replicas=strategy.num_replicas_in_sync,
-        )
+        return _on_cpu_replicas(cpu_replicas)
+    import tensorflow as tf
+
     return StrategyChoice(
         strategy=tf.distribute.get_strategy(),
         kind="cpu",
         description="CPU (no GPU visible), one replica",
         num_replicas=1,
+    )
+
+
+def _multi_worker(config: dict, workers: list, gpus: list, cpu_replicas) -> StrategyChoice:
+    """``MultiWorkerMirroredStrategy`` over the workers of ``TF_CONFIG``."""
+    import tensorflow as tf
+
+    if cpu_replicas not in (None, 1):
+        raise StrategyError(
+            "cpu_replicas cannot be combined with a multi-worker TF_CONFIG. "
+            f"Received: cpu_replicas={cpu_replicas}, {len(workers)} workers"
+        )
+    task = config.get("task") or {}
+    if task.get("type", "worker") not in ("worker", "chief"):
+        raise StrategyError(
+            f"This process's TF_CONFIG task type must be 'worker'. Received: task={task!r}"
+        )
+    index = tf_config_worker_index()
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    devices = f"{len(gpus)} GPU(s)" if gpus else "CPU"
+    return StrategyChoice(
+        strategy=strategy,
+        kind="multi-worker",
+        description=(
+            f"MultiWorkerMirroredStrategy: {len(workers)} workers, this is worker {index} "
+            f"on {devices}, {strategy.num_replicas_in_sync} replicas in sync"
+        ),
+        num_replicas=strategy.num_replicas_in_sync,
+        num_workers=len(workers),
+        worker_index=index,
+        is_chief=index == 0,
+    )
+
+
+def _on_gpus(gpus: list, cpu_replicas) -> StrategyChoice:
+    """``MirroredStrategy`` over every visible GPU."""
+    import tensorflow as tf
+
+    if cpu_replicas not in (None, 1):
+        raise StrategyError(
+            f"cpu_replicas splits the CPU, but {len(gpus)} GPU(s) are visible and would be "
+            "used instead. Hide them (CUDA_VISIBLE_DEVICES=) or drop --cpu-replicas. "
+            f"Received: cpu_replicas={cpu_replicas}"
+        )
+    strategy = tf.distribute.MirroredStrategy()
+    return StrategyChoice(
+        strategy=strategy,
+        kind="gpus",
+        description=f"MirroredStrategy over {len(gpus)} GPU(s)",
+        num_replicas=strategy.num_replicas_in_sync,
+    )
+
+
+def _on_cpu_replicas(cpu_replicas: int) -> StrategyChoice:
+    """``MirroredStrategy`` over the CPU split into ``cpu_replicas`` logical devices."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_replicas)]
+        )
+    except RuntimeError as error:
+        raise StrategyError(
+            "The CPU cannot be split into logical devices once TensorFlow has initialised "
+            f"its devices in this process ({error}). Received: cpu_replicas={cpu_replicas}"
+        ) from error
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    strategy = tf.distribute.MirroredStrategy(devices)
+    return StrategyChoice(
+        strategy=strategy,
+        kind="cpu-replicas",
+        description=f"MirroredStrategy over {cpu_replicas} logical CPU devices (no GPU)",
+        num_replicas=strategy.num_replicas_in_sync,
     )

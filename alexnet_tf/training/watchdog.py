@@ -38,6 +38,7 @@ class StepWatchdog:
         self.exit_status = exit_status
         self._slowest: float | None = None
         self._deadline: float | None = None
+        self._began = 0.0
         self._condition = threading.Condition()
         self._thread = threading.Thread(target=self._watch, name="step-watchdog", daemon=True)
         self._thread.start()
@@ -51,17 +52,29 @@ class StepWatchdog:
     @contextlib.contextmanager
     def step(self) -> Iterator[None]:
         """Watch the step run inside this block."""
-        began = time.monotonic()
-        limit = self.limit()
-        with self._condition:
-            self._deadline = began + limit
-            self._condition.notify()
+        self.begin()
         try:
             yield
         finally:
-            with self._condition:
-                self._deadline = None
-        took = time.monotonic() - began
+            self.end()
+
+    def begin(self) -> None:
+        """A step starts: from now on it has ``limit()`` seconds."""
+        began = time.monotonic()
+        limit = self.limit()
+        with self._condition:
+            self._began = began
+            self._deadline = began + limit
+            self._condition.notify()
+
+    def end(self) -> None:
+        """The step ended (or failed, or the run stops): nothing is watched until the next
+        ``begin``. A second call does nothing."""
+        with self._condition:
+            if self._deadline is None:
+                return
+            self._deadline = None
+        took = time.monotonic() - self._began
         self._slowest = took if self._slowest is None else max(self._slowest, took)
 
     def _watch(self) -> None:

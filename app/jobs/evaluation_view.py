@@ -47,6 +47,7 @@ class EvaluationView(QWidget):
         super().__init__(parent)
         self.images_noun = images_noun
         self.report: dict | None = None
+        self._absent = ""
         self._thread: ThumbnailThread | None = None
         self.accuracy = QLabel("No evaluation yet: it is written when the job finishes.")
         self.accuracy.setObjectName("heading")
@@ -79,15 +80,18 @@ class EvaluationView(QWidget):
         layout.setColumnStretch(0, 3)
         layout.setColumnStretch(1, 2)
 
-    def set_report(self, report: dict | None) -> None:
-        """Show ``report`` (the content of eval.json) or nothing."""
-        if report == self.report:
+    def set_report(self, report: dict | None, absent: str = "") -> None:
+        """Show ``report`` (the content of eval.json), or ``absent`` says why there is none."""
+        if report == self.report and (report or absent == self._absent):
             return
+        self._absent = absent
         stop_thread(self._thread)
         self.report = report
         self.misclassified.clear()
         if not report:
-            self.accuracy.setText("No evaluation yet: it is written when the job finishes.")
+            self.accuracy.setText(
+                absent or "No evaluation yet: it is written when the job finishes."
+            )
             self.confusion.setRowCount(0)
             self.confusion.setColumnCount(0)
             self.per_class.setRowCount(0)

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -32,25 +31,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alexnet_tf.jobfolder import MODES as MODE_KEYS
+from alexnet_tf.jobfolder import PRECISIONS as PRECISION_KEYS
 from alexnet_tf.training.recipe import DEFAULT_LR
 
-from ..image_sources import paths_from_mime_data
+from ..card import Card
+from ..drops import PathDrops
 from .devices import describe_devices
 from .thumbnails import THUMBNAIL_SIZE, ScanThread, stop_thread
 
-MODES = (
-    ("head", "Head: retrain the last layer (fc8)",
-     "Fastest; works with a few dozen images per class. Features are computed once."),
-    ("top", "Top: retrain fc6, fc7 and fc8",
-     "Slower; adapts more when your images differ from photos. Wants more images."),
-    ("full", "Full: retrain every layer",
-     "Slowest; for large datasets (thousands of images), ideally on a GPU."),
-)  # fmt: skip
-PRECISIONS = (
-    ("fp32", "fp32 (exact)"),
-    ("bf16", "bf16 (mixed, less memory)"),
-    ("fp16", "fp16 (mixed, GPU only)"),
-)
+# The words for the library's modes and precisions (which exist is the library's to say).
+MODE_TEXT = {
+    "head": ("Head: retrain the last layer (fc8)",
+             "Fastest; works with a few dozen images per class. Features are computed once."),
+    "top": ("Top: retrain fc6, fc7 and fc8",
+            "Slower; adapts more when your images differ from photos. Wants more images."),
+    "full": ("Full: retrain every layer",
+             "Slowest; for large datasets (thousands of images), ideally on a GPU."),
+}  # fmt: skip
+PRECISION_TEXT = {
+    "fp32": "fp32 (exact)",
+    "bf16": "bf16 (mixed, less memory)",
+    "fp16": "fp16 (mixed, GPU only)",
+}
+MODES = tuple((key, *MODE_TEXT[key]) for key in MODE_KEYS)
+PRECISIONS = tuple((key, PRECISION_TEXT[key]) for key in PRECISION_KEYS)
 
 
 def _muted(text: str) -> QLabel:
@@ -60,37 +65,28 @@ def _muted(text: str) -> QLabel:
     return label
 
 
-class FolderDropZone(QFrame):
+class FolderDropZone(Card):
     """A box that takes a dropped folder (or a file inside it) and emits ``folder_dropped``."""
 
     folder_dropped = Signal(object)  # Path
 
     def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("card")
-        self.setAcceptDrops(True)
+        super().__init__(parent, horizontal=True)
+        PathDrops(self, self.take_paths)
         self.title = QLabel("Drop a folder of images here")
         self.title.setObjectName("heading")
         self.path_label = _muted("One sub-folder per class; the sub-folder's name is the label.")
         self.choose_button = QPushButton("Choose folder…")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
         text = QVBoxLayout()
         text.addWidget(self.title)
         text.addWidget(self.path_label)
-        layout.addLayout(text, 1)
-        layout.addWidget(self.choose_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.box.addLayout(text, 1)
+        self.box.addWidget(self.choose_button, 0, Qt.AlignmentFlag.AlignVCenter)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        paths = paths_from_mime_data(event.mimeData())
-        if paths:
-            event.acceptProposedAction()
-            path = Path(paths[0])
-            self.folder_dropped.emit(path if path.is_dir() else path.parent)
+    def take_paths(self, paths) -> None:
+        """A drop: the folder dropped, or the folder of the file dropped."""
+        path = Path(paths[0])
+        self.folder_dropped.emit(path if path.is_dir() else path.parent)
 
 
 class ScanReport(QWidget):
@@ -315,12 +311,14 @@ class FinetunePage(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setAcceptDrops(True)
         self.folder: Path | None = None
         self.scan = None
         self._thread: ScanThread | None = None
 
         self.drop_zone = FolderDropZone()
+        # The whole page takes a dropped folder (not only the drop box), so a drop here never
+        # reaches the main window, which would classify the folder instead.
+        PathDrops(self, self.drop_zone.take_paths)
         self.drop_zone.folder_dropped.connect(self.set_folder)
         self.drop_zone.choose_button.clicked.connect(self.choose_folder)
         self.report = ScanReport()
@@ -333,10 +331,8 @@ class FinetunePage(QWidget):
         self.start_button.clicked.connect(self._on_start_clicked)
         self.blocked_reason = _muted("Choose a folder first.")
 
-        settings_card = QFrame()
-        settings_card.setObjectName("card")
-        side = QVBoxLayout(settings_card)
-        side.setContentsMargins(16, 12, 16, 12)
+        settings_card = Card()
+        side = settings_card.box
         title = QLabel("Settings")
         title.setObjectName("heading")
         side.addWidget(title)
@@ -351,11 +347,8 @@ class FinetunePage(QWidget):
         side.addWidget(self.blocked_reason)
         side.addWidget(self.start_button)
 
-        report_card = QFrame()
-        report_card.setObjectName("card")
-        report_layout = QVBoxLayout(report_card)
-        report_layout.setContentsMargins(16, 12, 16, 12)
-        report_layout.addWidget(self.report)
+        report_card = Card()
+        report_card.box.addWidget(self.report)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(report_card)
@@ -367,14 +360,6 @@ class FinetunePage(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.drop_zone)
         layout.addWidget(splitter, 1)
-
-    # The whole page takes a dropped folder (not only the drop box), so a drop here never
-    # reaches the main window, which would classify the folder instead.
-    def dragEnterEvent(self, event) -> None:  # noqa: N802
-        self.drop_zone.dragEnterEvent(event)
-
-    def dropEvent(self, event) -> None:  # noqa: N802
-        self.drop_zone.dropEvent(event)
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(

@@ -15,7 +15,6 @@ KILL_AFTER_SECONDS later (stuck) is killed (SIGKILL); it can still be resumed.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -24,11 +23,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from alexnet_tf import jobfolder
 from alexnet_tf.fileio import write_json_atomic
 from alexnet_tf.paths import jobs_dir
 
 from .job_store import (
-    _read_json,
+    _read_record,
     group_alive,
     launched_job_names,
     process_alive,
@@ -40,7 +40,7 @@ from .job_store import (
 POLL_MS = 300
 KILL_AFTER_SECONDS = 60.0  # a cancelled job still alive after this is stuck: SIGKILL
 CLOSE_GRACE_SECONDS = 20.0  # closing the app waits this long for cancelled jobs to checkpoint
-MAX_EVENT_LINE = 1 << 20  # longer "event" lines are not JSON events the app understands
+MAX_EVENT_LINE = jobfolder.MAX_EVENT_LINE  # longer lines are not events the app understands
 
 
 def _project_root() -> Path:
@@ -193,29 +193,19 @@ class JobRunner(QObject):
             return
         for events in event_files:
             key = str(events)
-            try:
-                if key not in self._offsets:  # a run from before this session: old news
-                    self._offsets[key] = events.stat().st_size
-                    continue
-                with open(events, "rb") as file:
-                    file.seek(self._offsets[key])
-                    data = file.read(MAX_EVENT_LINE)
-            except OSError:
-                continue
-            end = data.rfind(b"\n")
-            if end < 0:
-                if len(data) >= MAX_EVENT_LINE:  # one huge line: skip what was read of it
-                    self._offsets[key] += len(data)
-                continue
-            self._offsets[key] += end + 1
-            job_dir = str(runs.parent / events.name[: -len(".events.jsonl")])
-            for line in data[: end + 1].splitlines():
+            if key not in self._offsets:  # a run from before this session: old news
                 try:
-                    event = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(event, dict):
-                    self.event_received.emit(job_dir, event)
+                    self._offsets[key] = events.stat().st_size
+                except OSError:
+                    pass
+                continue
+            parsed, self._offsets[key] = jobfolder.read_lines(
+                events, jobfolder.parse_event_line, offset=self._offsets[key],
+                max_bytes=MAX_EVENT_LINE,
+            )  # fmt: skip
+            job_dir = str(runs.parent / events.name[: -len(".events.jsonl")])
+            for event in parsed:
+                self.event_received.emit(job_dir, event)
 
     def stop(self) -> None:
         """Stop polling (the processes themselves are left alone)."""
@@ -228,7 +218,7 @@ def _launch_group(job_dir: Path) -> int | None:
     The recorded pid must lead its group and have started at the recorded time, so a pid
     reused by an unrelated process is never signalled.
     """
-    run = _read_json(run_files(job_dir).record)
+    run = _read_record(run_files(job_dir).record, jobfolder.RUN_RECORD_SPEC)
     pid, started = run.get("pid"), run.get("started")
     if not isinstance(pid, int) or not isinstance(started, (int, float)) or pid <= 1:
         return None

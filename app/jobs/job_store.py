@@ -14,22 +14,21 @@ ignored, never an exception.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alexnet_tf import jobfolder
+from alexnet_tf.errors import DamagedFileError
+from alexnet_tf.jobfolder import STALE_SECONDS, job_is_alive, process_alive
 from alexnet_tf.paths import jobs_dir
-from alexnet_tf.training.job import HEARTBEAT_SECONDS, job_is_alive, process_alive
 
-# A running job whose heartbeat is older than this has lost its process.
-STALE_SECONDS = 5 * HEARTBEAT_SECONDS
 # "not_responding": the process is alive but its heartbeat stopped (stuck, or SIGSTOPped).
 ACTIVE_STATES = ("starting", "running", "not_responding")
 RESUMABLE_STATES = ("cancelled", "failed", "interrupted", "damaged")
-JOB_STATES = ("running", "finished", "failed", "cancelled")  # what status.json may say
+JOB_STATES = jobfolder.STATES  # what status.json may say
 RUNS_FOLDER = ".runs"
 STATE_TEXT = {
     "starting": "Starting",
@@ -128,23 +127,22 @@ def group_alive(pgid) -> bool:
     return False
 
 
-def _read_status(path: Path) -> tuple[dict, str]:
+def _read_status(job_dir: Path) -> tuple[dict, str]:
     """status.json as a dict, and what is wrong with it ("" if it is fine or missing)."""
     try:
-        data = path.read_bytes()
+        return jobfolder.read_status_file(job_dir), ""
+    except DamagedFileError as error:
+        return {}, f"{jobfolder.STATUS_JSON} is damaged ({error.reason})"
+
+
+def _read_job_json(job_dir: Path) -> tuple[dict, str]:
+    """job.json as a dict, and what is wrong with it ("" if it is fine or missing)."""
+    try:
+        return jobfolder.read_job_file(job_dir), ""
     except FileNotFoundError:
         return {}, ""
-    except OSError as error:
-        return {}, f"status.json cannot be read ({error.strerror or error})"
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
-        return {}, "status.json is damaged (not valid JSON)"
-    if not isinstance(value, dict):
-        return {}, "status.json is damaged (not a JSON object)"
-    if value.get("state") not in JOB_STATES:
-        return {}, f"status.json is damaged (unknown state {str(value.get('state'))[:40]!r})"
-    return value, ""
+    except DamagedFileError as error:
+        return {}, f"{jobfolder.JOB_JSON} is damaged ({error.reason})"
 
 
 def finite_number(value) -> float | None:
@@ -166,29 +164,20 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _read_json(path: Path) -> dict:
+def _read_record(path: Path, spec) -> dict:
+    """One of the app's launch or exit records; {} if missing or damaged (it is the app's own
+    bookkeeping: without it the job is shown from its folder alone)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: "[[[[..." nested deep
+        return jobfolder.read_record_file(path, spec)
+    except (FileNotFoundError, DamagedFileError):
         return {}
-    return value if isinstance(value, dict) else {}
 
 
 def read_events(job_dir: str | Path) -> list[dict]:
-    """Every JSON event the app's launches of this job printed (empty if none)."""
-    events = []
-    try:
-        text = run_files(job_dir).events.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return events
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            continue  # a partial last line, or a stray print
-        if isinstance(event, dict):
-            events.append(event)
-    return events
+    """The JSON events the app's launches of this job printed (the last MAX_EVENTS_BYTES)."""
+    return jobfolder.read_tail_lines(
+        run_files(job_dir).events, jobfolder.parse_event_line, max_bytes=jobfolder.MAX_EVENTS_BYTES
+    )
 
 
 @dataclass
@@ -240,12 +229,12 @@ class JobRecord:
         return (
             self.state in RESUMABLE_STATES
             and not self.is_active
-            and (self.path / "job.json").is_file()
+            and (self.path / jobfolder.JOB_JSON).is_file()
         )
 
     @property
     def has_model(self) -> bool:
-        return self.state == "finished" and (self.path / "model" / "model.keras").is_file()
+        return self.state == "finished" and jobfolder.has_model(self.path)
 
     @property
     def classes(self) -> list[str]:
@@ -256,11 +245,36 @@ class JobRecord:
 def read_job(job_dir: str | Path) -> JobRecord:
     """The current record of the job in ``job_dir`` (never raises on damaged files)."""
     job_dir = Path(job_dir)
-    job = _read_json(job_dir / "job.json")
-    status, damage = _read_status(job_dir / "status.json")
+    job, job_damage = _read_job_json(job_dir)
+    status, status_damage = _read_status(job_dir)
     files = run_files(job_dir)
-    run = _read_json(files.record)
-    record = JobRecord(
+    run = _read_record(files.record, jobfolder.RUN_RECORD_SPEC)
+    record = _record_from_files(job_dir, job, status, run)
+    started = finite_number(run.get("started")) or 0.0
+    heartbeat = finite_number(status.get("heartbeat")) or 0.0
+    launch_alive = bool(run) and process_alive(run.get("pid"))
+    damage = "; ".join(d for d in (status_damage, job_damage) if d)
+    if damage:
+        _mark_damaged(record, damage, run.get("pid") if launch_alive else None)
+    elif launch_alive and started > heartbeat:
+        # The process the app launched last has not written its own status yet: any
+        # status.json is an earlier run's.
+        record.state, record.pid = "starting", _integer(run.get("pid"))
+        record.message = "Starting (loading TensorFlow, scanning the images)…"
+    elif not status:
+        errors = [e.get("message", "") for e in read_events(job_dir) if e.get("event") == "error"]
+        record.message = str(errors[-1]) if errors else "The job stopped before it began."
+        _add_exit(record, _read_record(files.exit, jobfolder.EXIT_RECORD_SPEC), started)
+    elif record.state == "running" and not _beating(status, heartbeat, record.pid):
+        _mark_silent(record, heartbeat)
+        if record.state == "interrupted":
+            _add_exit(record, _read_record(files.exit, jobfolder.EXIT_RECORD_SPEC), started)
+    return record
+
+
+def _record_from_files(job_dir: Path, job: dict, status: dict, run: dict) -> JobRecord:
+    """The record as the (checked) files say, before the app's inferences."""
+    return JobRecord(
         path=job_dir,
         state=status.get("state") or "failed",
         message=_text(status.get("message")),
@@ -278,50 +292,42 @@ def read_job(job_dir: str | Path) -> JobRecord:
         or _mtime(job_dir),
         launched=bool(run),
     )
-    started = finite_number(run.get("started")) or 0.0
-    heartbeat = finite_number(status.get("heartbeat")) or 0.0
-    launch_alive = bool(run) and process_alive(run.get("pid"))
-    if damage:
-        record.state, record.running = "damaged", launch_alive
-        if launch_alive:
-            record.message = (
-                f"{damage}; the process the app launched for it ({run.get('pid')}) is still "
-                "running. Cancel stops it."
-            )
-        else:
-            record.message = (
-                f"{damage}, so the app cannot tell this job's state. If the job is not "
-                "running, Resume continues from its last checkpoint."
-            )
-    elif launch_alive and started > heartbeat:
-        # The process the app launched last has not written its own status yet: any
-        # status.json is an earlier run's.
-        record.state, record.pid = "starting", _integer(run.get("pid"))
-        record.message = "Starting (loading TensorFlow, scanning the images)…"
-    elif not status:
-        errors = [e.get("message", "") for e in read_events(job_dir) if e.get("event") == "error"]
-        record.message = str(errors[-1]) if errors else "The job stopped before it began."
-        _add_exit(record, _read_json(files.exit), started)
-    elif record.state == "running" and not _beating(status, heartbeat, record.pid):
-        alive = process_alive(record.pid) and not _pid_reused(record.pid, heartbeat)
-        if alive:
-            record.state = "not_responding"
-            stopped = ""
-            if process_stopped(record.pid):
-                stopped = " (it is stopped: SIGSTOP or a debugger)"
-            record.message = (
-                f"The job's process ({record.pid}) is alive but has not reported for "
-                f"{time.time() - heartbeat:.0f} s{stopped}. Cancel stops it, and kills it if "
-                "it does not stop."
-            )
-        else:
-            record.state = "interrupted"
-            record.message = (
-                f"The job's process ({record.pid}) stopped without finishing (killed, "
-                "crashed or the computer shut down). Resume continues from its last checkpoint."
-            )
-            _add_exit(record, _read_json(files.exit), started)
-    return record
+
+
+def _mark_damaged(record: JobRecord, damage: str, running_pid: int | None) -> None:
+    """A job whose status.json or job.json is damaged: say which, and whether it runs."""
+    record.state, record.running = "damaged", running_pid is not None
+    if running_pid is not None:
+        record.message = (
+            f"{damage}; the process the app launched for it ({running_pid}) is still "
+            "running. Cancel stops it."
+        )
+    else:
+        record.message = (
+            f"{damage}, so the app cannot tell this job's state. If the job is not "
+            "running, Resume continues from its last checkpoint."
+        )
+
+
+def _mark_silent(record: JobRecord, heartbeat: float) -> None:
+    """A job that says running but stopped beating: not responding, or interrupted."""
+    alive = process_alive(record.pid) and not _pid_reused(record.pid, heartbeat)
+    if alive:
+        record.state = "not_responding"
+        stopped = ""
+        if process_stopped(record.pid):
+            stopped = " (it is stopped: SIGSTOP or a debugger)"
+        record.message = (
+            f"The job's process ({record.pid}) is alive but has not reported for "
+            f"{time.time() - heartbeat:.0f} s{stopped}. Cancel stops it, and kills it if "
+            "it does not stop."
+        )
+    else:
+        record.state = "interrupted"
+        record.message = (
+            f"The job's process ({record.pid}) stopped without finishing (killed, "
+            "crashed or the computer shut down). Resume continues from its last checkpoint."
+        )
 
 
 def _pid_reused(pid, heartbeat: float) -> bool:
@@ -394,8 +400,8 @@ def is_job_folder(path: Path) -> bool:
         path.is_dir()
         and not path.name.startswith(".")
         and (
-            (path / "job.json").exists()
-            or (path / "status.json").exists()
+            (path / jobfolder.JOB_JSON).exists()
+            or (path / jobfolder.STATUS_JSON).exists()
             or run_files(path).record.exists()
         )
     )
@@ -429,43 +435,39 @@ class Metrics:
 class MetricsReader:
     """Reads a job's metrics.jsonl incrementally (only new whole lines on each call).
 
+    Each line is checked (``jobfolder.parse_metrics_line``); damaged ones are skipped. Reading
+    stops at ``jobfolder.MAX_METRICS_BYTES``: a damaged file costs no more than a long job's.
     A job resumed from an earlier checkpoint than its last logged step repeats some steps;
     the repeated ones replace the old records, so the curves show one consistent run.
     """
 
     def __init__(self, job_dir: str | Path):
-        self.path = Path(job_dir) / "metrics.jsonl"
+        self.path = Path(job_dir) / jobfolder.METRICS_JSONL
         self.metrics = Metrics()
         self._offset = 0
 
     def read(self) -> tuple[Metrics, bool]:
         """``(metrics, changed)``: everything read so far, and whether new lines came."""
-        try:
-            with open(self.path, "rb") as file:
-                file.seek(self._offset)
-                data = file.read()
-        except OSError:
-            return self.metrics, False
-        end = data.rfind(b"\n")
-        if end < 0:
-            return self.metrics, False
-        self._offset += end + 1
-        for line in data[: end + 1].splitlines():
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            kind = record.get("kind") if isinstance(record, dict) else None
-            rows = self.metrics.steps if kind == "step" else self.metrics.epochs
-            if kind not in ("step", "epoch"):
-                continue
-            key = "global_step" if kind == "step" else "epoch"
-            if not isinstance(record.get(key, 0), (int, float)):
-                continue  # a damaged line: its position on the curve is not a number
-            while rows and rows[-1].get(key, -1) >= record.get(key, 0):
-                rows.pop()  # a resumed job redoing work after its last checkpoint
-            rows.append(record)
-        return self.metrics, True
+        changed = False
+        while self._offset < jobfolder.MAX_METRICS_BYTES:
+            records, offset = jobfolder.read_lines(
+                self.path, jobfolder.parse_metrics_line, offset=self._offset,
+                max_bytes=jobfolder.MAX_METRICS_LINE * 64,
+            )  # fmt: skip
+            if offset == self._offset:
+                break
+            self._offset, changed = offset, True
+            for record in records:
+                self._add(record)
+        return self.metrics, changed
+
+    def _add(self, record: dict) -> None:
+        kind = record["kind"]
+        rows = self.metrics.steps if kind == "step" else self.metrics.epochs
+        key = "global_step" if kind == "step" else "epoch"
+        while rows and rows[-1].get(key, -1) >= record.get(key, 0):
+            rows.pop()  # a resumed job redoing work after its last checkpoint
+        rows.append(record)
 
 
 def read_metrics(job_dir: str | Path) -> Metrics:
@@ -493,8 +495,18 @@ def read_log(job_dir: str | Path, max_chars: int = 60_000) -> str:
 
 
 def read_evaluation(job_dir: str | Path) -> dict | None:
-    """The job's eval.json, or None when it has none (yet)."""
-    return _read_json(Path(job_dir) / "eval.json") or None
+    """The job's eval.json, or None when it has none (yet) or it is damaged."""
+    return read_evaluation_checked(job_dir)[0]
+
+
+def read_evaluation_checked(job_dir: str | Path) -> tuple[dict | None, str]:
+    """``(eval.json or None, what is wrong with it or "")``."""
+    try:
+        return jobfolder.read_eval_file(job_dir), ""
+    except FileNotFoundError:
+        return None, ""
+    except DamagedFileError as error:
+        return None, f"{error.path} is damaged ({error.reason}); it is not shown."
 
 
 def delete_job(job_dir: str | Path) -> None:

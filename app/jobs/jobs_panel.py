@@ -14,7 +14,6 @@ from PySide6.QtGui import QColor, QDesktopServices, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,6 +32,7 @@ from PySide6.QtWidgets import (
 from alexnet_tf.training.events import describe_kept, format_duration
 
 from .. import style
+from ..card import Card
 from . import job_store
 from .evaluation_view import EvaluationView
 from .job_process import JobRunner, train_command
@@ -115,6 +115,51 @@ class JobsPanel(QWidget):
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
+        self._build_table()
+        self.title = QLabel("No job selected")
+        self.title.setObjectName("heading")
+        self.state_label = QLabel()
+        self.state_label.setWordWrap(True)
+        self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = QLabel()
+        self.details.setObjectName("muted")
+        self.details.setWordWrap(True)
+        buttons = self._build_buttons()
+        self.curves = TrainingCurves()
+        self.evaluation = EvaluationView()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.detail_tabs = QTabWidget()
+        self.detail_tabs.addTab(self.curves, "Curves")
+        self.detail_tabs.addTab(self.evaluation, "Evaluation")
+        self.detail_tabs.addTab(self.log, "Log")
+
+        top = Card(margins=(10, 8, 10, 8))
+        top.box.addWidget(self.table)
+        top.box.addWidget(self.empty_hint)
+        bottom = Card(margins=(14, 10, 14, 10))
+        bottom.box.addWidget(self.title)
+        bottom.box.addWidget(self.state_label)
+        bottom.box.addWidget(self.details)
+        bottom.box.addLayout(buttons)
+        bottom.box.addWidget(self.detail_tabs, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([150, 610])
+        splitter.setHandleWidth(10)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        # The shared style colours primary buttons even when disabled; here that would
+        # suggest "Use this model" works for an unfinished job.
+        self.setStyleSheet(
+            f"QPushButton#primary:disabled {{ background: {style.RAISED}; color: {style.MUTED}; }}"
+        )
+        self._update_buttons(None)
+
+    def _build_table(self) -> None:
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().hide()
@@ -134,15 +179,7 @@ class JobsPanel(QWidget):
         )
         self.empty_hint.setObjectName("muted")
 
-        self.title = QLabel("No job selected")
-        self.title.setObjectName("heading")
-        self.state_label = QLabel()
-        self.state_label.setWordWrap(True)
-        self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details = QLabel()
-        self.details.setObjectName("muted")
-        self.details.setWordWrap(True)
-
+    def _build_buttons(self) -> QHBoxLayout:
         def button(text, slot, tip):
             widget = QPushButton(text)
             widget.setToolTip(tip)
@@ -176,46 +213,7 @@ class JobsPanel(QWidget):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         buttons.addWidget(self.delete_button)
-
-        self.curves = TrainingCurves()
-        self.evaluation = EvaluationView()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.detail_tabs = QTabWidget()
-        self.detail_tabs.addTab(self.curves, "Curves")
-        self.detail_tabs.addTab(self.evaluation, "Evaluation")
-        self.detail_tabs.addTab(self.log, "Log")
-
-        top = QFrame()
-        top.setObjectName("card")
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(10, 8, 10, 8)
-        top_layout.addWidget(self.table)
-        top_layout.addWidget(self.empty_hint)
-        bottom = QFrame()
-        bottom.setObjectName("card")
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(14, 10, 14, 10)
-        bottom_layout.addWidget(self.title)
-        bottom_layout.addWidget(self.state_label)
-        bottom_layout.addWidget(self.details)
-        bottom_layout.addLayout(buttons)
-        bottom_layout.addWidget(self.detail_tabs, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(bottom)
-        splitter.setSizes([150, 610])
-        splitter.setHandleWidth(10)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter)
-        # The shared style colours primary buttons even when disabled; here that would
-        # suggest "Use this model" works for an unfinished job.
-        self.setStyleSheet(
-            f"QPushButton#primary:disabled {{ background: {style.RAISED}; color: {style.MUTED}; }}"
-        )
-        self._update_buttons(None)
+        return buttons
 
     # ------------------------------------------------------------------ public
     def refresh(self) -> None:
@@ -431,7 +429,7 @@ class JobsPanel(QWidget):
             if changed:
                 self.curves.set_metrics(metrics)
         self.curves.mark_kept(record.kept if record.state == "finished" else None)
-        self.evaluation.set_report(job_store.read_evaluation(record.path))
+        self.evaluation.set_report(*job_store.read_evaluation_checked(record.path))
         log = job_store.read_log(record.path)
         if log != self.log.toPlainText():
             self.log.setPlainText(log)

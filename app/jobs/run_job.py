@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from alexnet_tf.fileio import write_json_atomic
+from alexnet_tf.quiet import quiet_tensorflow
 
 
 def _ignore(signum, frame) -> None:
@@ -55,9 +56,8 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, _ignore)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     # The job's stderr is a file of its own (the Jobs panel shows its end when a job dies), so
-    # TensorFlow's native lines stay in it rather than in the shared tensorflow.log (see
-    # alexnet_tf.quiet); level 2 keeps its warnings, errors and fatal messages only.
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's native lines stay in it rather than in the shared tensorflow.log.
+    quiet_tensorflow(env)
     root = Path(__file__).resolve().parents[2]
     if (root / "alexnet_tf").is_dir():  # a checkout: keep `-m app.launch` importable
         paths = [str(root), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]

@@ -82,7 +82,7 @@ def test_the_generator_writes_every_case_from_the_command_line(tmp_path):
 
 
 def test_classify_of_a_folder_names_the_links_and_special_files_it_does_not_read(tmp_path):
-    from alexnet_tf.cli.classify import expand_inputs
+    from alexnet_tf.images import expand_inputs
 
     names = ["png", "fifo", "char_device", "symlink_out_file", "symlink_to_itself"]
     folder = tmp_path / "photos" / "cases"

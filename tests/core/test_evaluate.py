@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from alexnet_tf.training.evaluate import evaluate_predictions
+from alexnet_tf.metrics import evaluate_predictions
 
 
 def one_hot_scores(predicted, num_classes, confidence=0.9):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from alexnet_tf.errors import ExportError
+from alexnet_tf.export import export_model
 from alexnet_tf.fileio import write_json_atomic
-from alexnet_tf.training.export import export_model
 from tests.datasets import make_class_image
 
 LABELS = {"labels": ["blobs", "stripes", "checkers"], "preprocessing": "caffe-bvlc-227"}
@@ -157,7 +157,7 @@ def test_force_never_replaces_a_users_file_or_folder(job, tmp_path, capsys):
 
 KILL_DURING_EXPORT = """
 import sys
-from alexnet_tf.training.export import export_model
+from alexnet_tf.export import export_model
 export_model(sys.argv[1], "savedmodel", sys.argv[2])
 """
 

@@ -23,8 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from alexnet_tf.export import export_model
 from alexnet_tf.images import MAX_PIXELS
-from alexnet_tf.training.export import export_model
 from tests.model_fixtures import make_job
 
 # Peak resident memory allowed to the serving process for the whole test: TensorFlow and the

@@ -23,9 +23,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from alexnet_tf.errors import AlexNetStudioError
+from alexnet_tf import jobfolder, schema
+from alexnet_tf.errors import AlexNetStudioError, DamagedFileError
 from alexnet_tf.images import load_image
-from alexnet_tf.training.job import job_is_alive, read_job_json, read_status_json
+from alexnet_tf.jobfolder import job_is_alive
+from alexnet_tf.training.job import read_job_json, read_status_json
 from alexnet_tf.weights.caffemodel import read_caffemodel_weights
 from alexnet_tf.weights.convert import check_keras_weights
 from alexnet_tf.weights.npy import load_npy_dict
@@ -272,3 +274,101 @@ def test_job_folder_readers_never_raise_on_damaged_files(files):
         assert job_store.read_evaluation(job) is None or isinstance(
             job_store.read_evaluation(job), dict
         )
+
+
+# --- every reader of a job file, one by one --------------------------------------------------
+
+JOB_FILE_FOLDER = _scratch()
+_KEPT = {"epoch": 3, "rule": "best"}
+# One file as the project writes it, per reader; the fuzzer replaces parts of it.
+VALID_JOB_FILES = {
+    "job.json": {
+        "format": jobfolder.JOB_FORMAT, "project": "0.1.0", "created": 1.5, "kept": _KEPT,
+        "settings": {"folder": "/data/birds", "epochs": 2, "mode": "head", "lr": None},
+        "versions": {"keras": "3.10"}, "strategy": "one CPU",
+        "dataset": {"root": "/data/birds", "classes": ["a", "b"], "num_images": 40},
+    },
+    "status.json": {"state": "running", "pid": 12, "heartbeat": 1.0, "progress": 0.5,
+                    "eta_seconds": None, "message": "epoch 1/2", "kept": _KEPT},
+    "labels.json": {"labels": ["a", "b"], "preprocessing": jobfolder.PREPROCESSING},
+    "eval.json": {
+        "top1": 0.5, "num_examples": 2, "classes": ["a", "b"], "confusion_matrix": [[1, 0], [1, 0]],
+        "per_class": [{"class": "a", "precision": 0.5, "recall": 1.0, "f1": 0.6, "support": 1}],
+        "misclassified": [{"path": None, "true": "b", "predicted": "a", "probability": 0.9}],
+    },
+    "record": {"pid": 40, "started": 2.0, "command": ["python", "-m", "app.launch"]},
+    "exit": {"pid": None, "returncode": -9, "signal": "SIGKILL", "ended": 3.0},
+    "metrics line": {"kind": "step", "global_step": 3, "loss": 0.5, "accuracy": None},
+    "event line": {"event": "error", "message": "the disk is full"},
+}  # fmt: skip
+JOB_FILE_READERS = {
+    "job.json": (jobfolder.JOB_SPEC, lambda path: jobfolder.read_job_file(path.parent)),
+    "status.json": (jobfolder.STATUS_SPEC, lambda path: jobfolder.read_status_file(path.parent)),
+    "labels.json": (jobfolder.LABELS_SPEC, jobfolder.read_labels_file),
+    "eval.json": (jobfolder.EVAL_SPEC, lambda path: jobfolder.read_eval_file(path.parent)),
+    "record": (
+        jobfolder.RUN_RECORD_SPEC,
+        lambda path: jobfolder.read_record_file(path, jobfolder.RUN_RECORD_SPEC),
+    ),
+    "exit": (
+        jobfolder.EXIT_RECORD_SPEC,
+        lambda path: jobfolder.read_record_file(path, jobfolder.EXIT_RECORD_SPEC),
+    ),
+    "metrics line": (
+        jobfolder.METRICS_LINE_SPEC,
+        lambda path: jobfolder.parse_metrics_line(path.read_bytes(), path),
+    ),
+    "event line": (
+        jobfolder.EVENT_SPEC,
+        lambda path: jobfolder.parse_event_line(path.read_bytes(), path),
+    ),
+}
+
+
+@st.composite
+def job_file_text(draw, name: str) -> str:
+    """A job file as it may be found: the real thing with one part replaced by any JSON
+    value (NaN and Infinity included), any JSON value at all, or one buried deep."""
+    kind = draw(st.sampled_from(["replaced", "any", "deep"]))
+    if kind == "any":
+        return json.dumps(draw(JSON_VALUES))
+    if kind == "deep":
+        depth, bracket = draw(st.integers(1, 3000)), draw(st.sampled_from(["[", '{"a": ']))
+        closing = "]" if bracket == "[" else "}"
+        return bracket * depth + json.dumps(draw(JSON_VALUES)) + closing * depth
+    value = json.loads(json.dumps(VALID_JOB_FILES[name]))
+    target = value
+    while True:  # walk down to a random container, then replace one of its items
+        keys = list(target) if isinstance(target, dict) else list(range(len(target)))
+        key = draw(st.sampled_from(keys))
+        if isinstance(target[key], (dict, list)) and target[key] and draw(st.booleans()):
+            target = target[key]
+            continue
+        target[key] = draw(st.one_of(INTERESTING, JSON_VALUES))
+        return json.dumps(value)
+
+
+@FUZZ
+@given(data=st.data(), name=st.sampled_from(sorted(VALID_JOB_FILES)))
+def test_each_job_file_reader_returns_a_checked_value_or_names_the_file(data, name):
+    text = data.draw(job_file_text(name))
+    spec, read = JOB_FILE_READERS[name]
+    path = JOB_FILE_FOLDER / name.replace(" ", "-")  # job.json and status.json by their names
+    path.write_text(text, encoding="utf-8")
+    try:
+        value = read(path)
+    except DamagedFileError as error:
+        assert str(path) in str(error)
+        return
+    assert isinstance(value, dict)
+    schema.check(value, spec, path)  # what a reader returns is what the schema promises
+
+
+@FUZZ
+@given(content=_file_content())
+def test_a_metrics_file_gives_checked_records_whatever_it_holds(content):
+    with tempfile.TemporaryDirectory(prefix="alexnet-fuzz-metrics-") as temporary:
+        (Path(temporary) / "metrics.jsonl").write_bytes(content)
+        metrics = job_store.read_metrics(temporary)
+    for record in metrics.steps + metrics.epochs:
+        schema.check(record, jobfolder.METRICS_LINE_SPEC, "metrics.jsonl")

@@ -4,7 +4,7 @@ import subprocess
 import sys
 import time
 
-from alexnet_tf.training.job import job_is_alive
+from alexnet_tf.jobfolder import job_is_alive
 
 
 def test_killed_job_process_is_not_alive_even_as_an_unreaped_zombie():

@@ -38,7 +38,7 @@ def entry_for(machine, figures: dict) -> dict:
         "seconds": 12.0,
         **figures,
     }
-    entry["choice"] = speed._choose(entry)  # noqa: SLF001 - the function measure() uses
+    entry["choice"] = speed.choose(entry)
     return entry
 
 

@@ -85,7 +85,7 @@ def classify_json(*args) -> dict[str, np.ndarray]:
 
 
 def test_savedmodel_and_tflite_of_a_job_agree_with_classify(job, tmp_path):
-    from alexnet_tf.training.export import export_model
+    from alexnet_tf.export import export_model
 
     here = tmp_path / "deploy"
     here.mkdir()

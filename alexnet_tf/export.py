@@ -14,55 +14,53 @@ leaves a marker (``MARKER_FILE``), and ``--force`` replaces only a path that car
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from ..destinations import check_parent_writable, writing
-from ..errors import DamagedFileError, ExportDestinationError, ExportError
-from ..fileio import (
+from . import jobfolder
+from .destinations import check_parent_writable, writing
+from .errors import DamagedFileError, ExportDestinationError, ExportError
+from .fileio import (
     atomic_path,
     read_json,
-    remove_stale_temporaries,
     temporary_name,
     write_json_atomic,
 )
+from .jobfolder import LABELS_FILE, MODEL_FILE
+from .temporaries import remove_stale_temporaries
 
 FORMATS = ("keras", "savedmodel", "tflite")
-LABELS_FILE = "labels.json"
 # Every export leaves this marker (inside a folder, as ``.NAME.`` + it beside a file):
 # ``--force`` replaces only what carries one, never a user's file of the same name.
 MARKER_FILE = "alexnet-studio-export.json"
 _MARKER_SPEC = {"written_by": str, "format": str}
-MAX_LABELS_BYTES = 16 << 20  # 1000 ImageNet names take 30 KB
-_LABELS_SPEC = {"labels": [str]}
 
 
 def _job_model(job_dir: Path) -> tuple[Path, dict]:
     """The job's ``model.keras`` and the content of its ``labels.json``, checked."""
     if not job_dir.is_dir():
         raise ExportError(f"{job_dir}: no such job folder.")
-    model_file = job_dir / "model" / "model.keras"
-    labels_file = job_dir / "model" / LABELS_FILE
+    model_file = jobfolder.model_file(job_dir)
+    labels_file = jobfolder.labels_file(job_dir)
     if not model_file.is_file():
         state = None
-        with contextlib.suppress(OSError, ValueError):
-            state = json.loads((job_dir / "status.json").read_text(encoding="utf-8")).get("state")
-        if state is None and not (job_dir / "job.json").is_file():
+        with contextlib.suppress(DamagedFileError):
+            state = jobfolder.read_status_file(job_dir).get("state")
+        if state is None and not (job_dir / jobfolder.JOB_JSON).is_file():
             raise ExportError(f"{job_dir}: not a training job folder (no job.json, no model).")
         hint = {
             "running": "the job is still running; export it when it has finished",
             "cancelled": "it was cancelled; finish it with "
             f"`alexnet-studio train --resume {job_dir}`",
-            "failed": f"it failed (see {job_dir / 'log.txt'}); fix the cause and resume it",
+            "failed": f"it failed (see {job_dir / jobfolder.LOG_TXT}); fix the cause and resume it",
         }.get(state, "the job has not finished")
         raise ExportError(
             f"{job_dir}: no trained model yet (model/model.keras is missing): {hint}."
         )
     try:
-        labels = read_json(labels_file, max_bytes=MAX_LABELS_BYTES, spec=_LABELS_SPEC)
+        labels = jobfolder.read_labels_file(labels_file)
     except FileNotFoundError:
         raise ExportError(f"{labels_file}: missing; the job's model has no class names.") from None
     except DamagedFileError as error:
@@ -97,14 +95,14 @@ def _is_earlier_export(out: Path) -> bool:
     if out.is_dir():
         if _has_marker(out, as_folder=True):
             return True
-        legacy = (out / "saved_model.pb").is_file() or (out / "model.keras").is_file()
+        legacy = (out / "saved_model.pb").is_file() or (out / MODEL_FILE).is_file()
         return legacy and _is_labels_file(out / LABELS_FILE)
     return out.is_file() and _has_marker(out, as_folder=False)
 
 
 def _is_labels_file(path: Path) -> bool:
     try:
-        read_json(path, max_bytes=MAX_LABELS_BYTES, spec=_LABELS_SPEC)
+        jobfolder.read_labels_file(path)
     except (OSError, DamagedFileError):
         return False
     return True
@@ -125,7 +123,7 @@ def _check_destination(out: Path, as_folder: bool, labels_path: Path, labels: di
             )
     if not as_folder and (labels_path.exists() or labels_path.is_symlink()):
         with contextlib.suppress(OSError, DamagedFileError):
-            if read_json(labels_path, max_bytes=MAX_LABELS_BYTES) == labels:
+            if jobfolder.read_labels_file(labels_path) == labels:
                 return
         if not force:
             raise ExportDestinationError(
@@ -161,14 +159,13 @@ def _remove_file_marker(out: Path) -> None:
 
 
 def _imagenet_labels() -> dict:
-    from ..inference import PREPROCESSING
-    from ..labels import imagenet_labels
+    from .labels import imagenet_labels
 
-    return {"labels": list(imagenet_labels()), "preprocessing": PREPROCESSING}
+    return {"labels": list(imagenet_labels()), "preprocessing": jobfolder.PREPROCESSING}
 
 
 def _load(job_dir: Path | None):
-    from ..inference import Classifier
+    from .inference import Classifier
 
     # Classifier.load is the one loader of model files: safe mode on, AlexNet checked; None
     # is the installed ImageNet model.
@@ -186,7 +183,7 @@ def _write_archive(model, folder: Path, endpoints: dict) -> None:
 
 
 def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
-    from ..serving import serving_functions
+    from .serving import serving_functions
 
     endpoints = serving_functions(model, labels)
     # serving_default is the photo endpoint: what TensorFlow Serving users call first.
@@ -197,7 +194,7 @@ def _export_saved_model(model, folder: Path, labels: list[str]) -> None:
 def _tflite_bytes(model, workdir: Path) -> bytes:
     import tensorflow as tf
 
-    from ..serving import tflite_function
+    from .serving import tflite_function
 
     saved = workdir / "saved_model"
     _write_archive(model, saved, {"classify": tflite_function(model)})
@@ -244,10 +241,10 @@ def export_model(job_dir, fmt: str, out, *, force: bool = False) -> Path:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}. Received: fmt={fmt!r}")
     out = Path(out).expanduser().absolute()
     if job_dir is None:
-        from ..weights.store import weights_installed
+        from .weights.store import weights_installed
 
         if not weights_installed():
-            from ..errors import WeightsNotInstalledError
+            from .errors import WeightsNotInstalledError
 
             raise WeightsNotInstalledError()
         model_file, labels = None, _imagenet_labels()
@@ -301,7 +298,7 @@ def _write_export(model, model_file, fmt, out: Path, as_folder: bool, labels_pat
             _export_saved_model(model, folder, labels["labels"])
         else:  # a keras folder: model.keras + labels.json
             folder.mkdir()
-            _write_keras(model, model_file, folder / "model.keras")
+            _write_keras(model, model_file, folder / MODEL_FILE)
         write_json_atomic(folder / LABELS_FILE, labels)
         write_json_atomic(folder / MARKER_FILE, marker)
         _replace_folder(folder, out)
