@@ -21,8 +21,8 @@ def job(tmp_path_factory):
 
 
 def test_a_class_folder_linked_to_the_folder_itself_is_not_counted_again(job, tmp_path):
-    from alexnet_tf.cli.classify import expand_inputs
     from alexnet_tf.folder_evaluation import evaluate_folder
+    from alexnet_tf.images import expand_inputs
     from alexnet_tf.inference import Classifier
 
     classifier = Classifier.load(job)
