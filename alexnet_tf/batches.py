@@ -28,18 +28,21 @@ class LoadedImage:
         path: the file.
         resized: ``(256, 256, 3)`` uint8 RGB, or ``None`` when ``error`` is set.
         error: the reason the file could not be read (``ImageLoadError.reason``), or ``None``.
+        size: ``(width, height)`` of the decoded image (EXIF orientation applied), or ``None``.
     """
 
     path: Path
     resized: np.ndarray | None = None
     error: str | None = None
+    size: tuple[int, int] | None = None
 
 
 def load_resized(path: Path, problem: str | None = None) -> LoadedImage:
     """Decode one file with the project's loader and warp it to 256x256."""
     if problem is None:
         try:
-            return LoadedImage(path, resize_for_network(load_image(path)))
+            image = load_image(path)
+            return LoadedImage(path, resize_for_network(image), size=image.size)
         except ImageLoadError as error:
             problem = error.reason
     return LoadedImage(path, None, problem)

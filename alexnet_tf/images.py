@@ -118,12 +118,16 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(
+    path: str | Path, max_pixels: int = MAX_PIXELS, *, at_least: int | None = None
+) -> Image.Image:
     """Load a user's image file as an upright 8-bit RGB Pillow image.
 
     Args:
         path: the file. Its name and extension do not matter; the content decides.
         max_pixels: images with more pixels are refused before decoding.
+        at_least: for a preview only: a JPEG may be decoded at a reduced scale (1/2, 1/4,
+            1/8) as long as both sides stay at least this large; much faster for big photos.
 
     Returns:
         A fully decoded ``PIL.Image.Image`` in mode ``RGB`` with the EXIF orientation applied.
@@ -159,6 +163,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             if width < 1 or height < 1:
                 raise ImageLoadError(path, f"image has no pixels ({width}x{height})")
             image.seek(0)  # first frame of animations
+            if at_least is not None and image.format == "JPEG":
+                image.draft("RGB", (at_least, at_least))
             image.load()
             image = ImageOps.exif_transpose(image)
             return _to_rgb(image)

@@ -12,73 +12,35 @@ from __future__ import annotations
 import json
 import threading
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 from PIL import Image
 
-from . import jobfolder
-from .errors import DamagedFileError, ModelLoadError, ModelOutputError
+from .errors import ModelLoadError
 from .forward import CompiledForward
 from .labels import imagenet_labels
 from .model import INPUT_SHAPE, NAMED_LAYERS
+from .predictions import (
+    IMAGENET_MODEL_NAME,
+    PREPROCESSING,
+    PROBABILITY_LAYER,
+    Analysis,
+    Prediction,
+    check_finite,
+    check_top,
+    labels_for,
+    resolve_model_spec,
+    top_predictions,
+)
 from .preprocess import center_crop, normalize, preprocess_image, resize_for_network, ten_crops
 
-IMAGENET_MODEL_NAME = "ImageNet (BVLC AlexNet)"
-PREPROCESSING = jobfolder.PREPROCESSING  # the only preprocessing this app applies
-PROBABILITY_LAYER = "prob"
 BATCH_SIZE = 32  # images per forward pass in classify_batch (bounds memory for long lists)
 CROPS = ("center", "10")  # what ``probabilities`` averages over
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One row of a top-k list.
-
-    Attributes:
-        rank: 1 for the most probable class.
-        index: the class index (the position in the model's output).
-        label: the class name.
-        probability: the softmax probability, 0..1.
-    """
-
-    rank: int
-    index: int
-    label: str
-    probability: float
-
-    def to_dict(self) -> dict:
-        """JSON-ready form, as ``classify --json`` prints it."""
-        return {
-            "rank": self.rank,
-            "index": self.index,
-            "label": self.label,
-            "probability": self.probability,
-        }
-
-
-@dataclass
-class Analysis:
-    """Everything the app shows for one image, from one forward pass.
-
-    Attributes:
-        predictions: the top-k list.
-        activations: every name in ``model.NAMED_LAYERS`` -> its output for this image, batch
-            dimension removed: conv/LRN/pool ``(H, W, C)``, fc ``(units,)``.
-        crop_rgb: ``(227, 227, 3)`` uint8 RGB, the region of the image the network sees.
-    """
-
-    predictions: list[Prediction]
-    activations: dict[str, np.ndarray]
-    crop_rgb: np.ndarray
-
-
-def _check_top(top) -> int:
-    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"top must be a positive integer. Received: top={top!r}")
-    return top
+# Prediction and Analysis live in the TensorFlow-free ``predictions`` module (the LiteRT
+# classifier returns the same rows); they are importable from here as before.
+__all__ = ["IMAGENET_MODEL_NAME", "PREPROCESSING", "Analysis", "Classifier", "Prediction"]
 
 
 class Classifier:
@@ -129,24 +91,9 @@ class Classifier:
             return cls(
                 load_imagenet_model(), imagenet_labels(), IMAGENET_MODEL_NAME, precision=precision
             )
-        path = Path(model_spec).expanduser()
-        if path.is_dir():
-            model_file = jobfolder.model_file(path)
-            if not model_file.is_file():
-                model_file = path / jobfolder.MODEL_FILE  # an exported model folder
-            if not model_file.is_file():
-                raise ModelLoadError(
-                    f"{path}: this folder has no model/model.keras; give a finished "
-                    "fine-tuning job's folder or a .keras file"
-                )
-            name = path.resolve().name
-        else:
-            model_file = path
-            name = path.stem
-            if jobfolder.is_job_model_file(path):
-                name = path.resolve().parent.parent.name  # JOB/model/model.keras -> JOB
+        model_file, name = resolve_model_spec(model_spec)
         model = load_model_file(model_file)
-        labels = _labels_for(model_file, int(model.output_shape[-1]))
+        labels = labels_for(model_file, int(model.output_shape[-1]))
         return cls(model, labels, name, precision=precision)
 
     @property
@@ -160,7 +107,7 @@ class Classifier:
 
     def classify_batch(self, images: list[Image.Image], top: int = 5) -> list[list[Prediction]]:
         """Top-``top`` predictions for each of ``images`` (RGB), in order, batched for speed."""
-        top = _check_top(top)
+        top = check_top(top)
         forward = self._probability_forward()
         results = []
         for start in range(0, len(images), BATCH_SIZE):
@@ -204,7 +151,7 @@ class Classifier:
 
     def analyze(self, image: Image.Image, top: int = 5) -> Analysis:
         """Top-k and the activation of every named layer of one RGB image, in one forward pass."""
-        top = _check_top(top)
+        top = check_top(top)
         crop = np.ascontiguousarray(center_crop(resize_for_network(image)))
         outputs = self._full_forward()(normalize(crop)[np.newaxis])
         activations = {name: outputs[name][0] for name in NAMED_LAYERS}
@@ -212,22 +159,10 @@ class Classifier:
         return Analysis(self._top(probabilities, top), activations, crop)
 
     def _finite(self, probabilities: np.ndarray) -> np.ndarray:
-        """``probabilities``, or ModelOutputError if the model produced NaN or Infinity."""
-        if not np.isfinite(probabilities).all():
-            raise ModelOutputError(
-                f"The model {self.name} produced NaN or infinite probabilities for this image; "
-                "its weights or this input overflow. Its answers cannot be trusted."
-            )
-        return probabilities
+        return check_finite(probabilities, self.name)
 
     def _top(self, probabilities: np.ndarray, top: int) -> list[Prediction]:
-        top = min(top, len(probabilities))
-        # Stable sort of the negated values: equal probabilities keep class order.
-        order = np.argsort(-probabilities, kind="stable")[:top]
-        return [
-            Prediction(rank, int(index), self.labels[index], float(probabilities[index]))
-            for rank, index in enumerate(order, start=1)
-        ]
+        return top_predictions(probabilities, self.labels, top)
 
     def recompile(self, precision: str | None = None) -> None:
         """Forget the compiled passes: the next call compiles with the execution path chosen
@@ -322,33 +257,6 @@ def load_model_file(path: Path) -> keras.Model:
             "that diverged); this model cannot give meaningful answers"
         )
     return model
-
-
-def _labels_for(model_file: Path, num_classes: int) -> tuple[str, ...]:
-    """Class names for a model file: its labels.json, else ImageNet's, else numbered."""
-    labels_file = model_file.parent / jobfolder.LABELS_FILE
-    if labels_file.is_file():
-        try:
-            content = jobfolder.read_labels_file(labels_file)
-        except FileNotFoundError:  # removed since the check above
-            raise ModelLoadError(f"{labels_file}: disappeared while the model loaded") from None
-        except DamagedFileError as error:
-            raise ModelLoadError(f'{error}; expected {{"labels": ["name", ...]}}') from None
-        labels = content["labels"]
-        if len(labels) != num_classes:
-            raise ModelLoadError(
-                f"{labels_file}: has {len(labels)} labels but the model has {num_classes} outputs"
-            )
-        preprocessing = content.get("preprocessing", PREPROCESSING)
-        if preprocessing != PREPROCESSING:
-            raise ModelLoadError(
-                f"{labels_file}: the model expects preprocessing {preprocessing!r}; "
-                f"this app applies {PREPROCESSING!r} only"
-            )
-        return tuple(labels)
-    if num_classes == 1000:
-        return imagenet_labels()
-    return tuple(f"class {index}" for index in range(num_classes))
 
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"

@@ -11,14 +11,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-INPUT_SHAPE = (227, 227, 3)
+# The names live in a TensorFlow-free module (the LiteRT engine needs them); kept importable here.
+from .layer_names import INPUT_SHAPE, NAMED_LAYERS, WEIGHT_LAYERS  # noqa: F401
 
-# Every layer a user can look at, in network order. Weights live in the conv and fc layers.
-NAMED_LAYERS = (
-    "conv1", "norm1", "pool1", "conv2", "norm2", "pool2",
-    "conv3", "conv4", "conv5", "pool5", "fc6", "fc7", "fc8",
-)  # fmt: skip
-WEIGHT_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 CONV_GROUPS = {"conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
 
 # Caffe's LRN divides alpha by local_size (5); tf.nn.local_response_normalization does not.

@@ -39,7 +39,7 @@ from .errors import AlexNetStudioError, DamagedFileError
 from .fileio import read_json, write_json_atomic
 from .jobfolder import process_alive
 from .machine import Machine, describe_machine
-from .schema import AnyJSON, MapOf, OneOf, check
+from .schema import AnyJSON, MapOf, OneOf, Optional, check
 
 CACHE_FILE = "speed.json"
 LOCK_FILE = "speed.measuring"
@@ -74,6 +74,9 @@ ENTRY_SPEC = {
         "batch_images_per_s": {path: _FIGURE for path in PATHS},
     },
     "training": MapOf({path: _FIGURE for path in PATHS}),  # precision -> path -> images/s
+    # LiteRT's figures (the cached flatbuffer's engine), beside TensorFlow's paths; absent in
+    # entries measured before it was (``litert_classifier.litert_preferred`` then prefers it).
+    "litert": Optional({"single_ms": _FIGURE, "batch_images_per_s": _FIGURE}),
     "choice": {
         "single": _PATH, "batch": _PATH, "train": MapOf(_PATH), "precision": OneOf(*PRECISIONS),
     },
@@ -142,6 +145,7 @@ def _figures(entry: dict):
         yield from figures.values()
     for figures in entry["training"].values():
         yield from figures.values()
+    yield from entry.get("litert", {}).values()
 
 
 def read_measurement(machine: Machine | None = None) -> dict | None:

@@ -3,7 +3,8 @@
 Run as a background process at low priority (``python -m alexnet_tf.speed_measurement``,
 started by ``speed.start_background_measurement``) or by ``info --measure``. It times
 
-- one image and a small batch of inference (fp32), and
+- one image and a small batch of inference (fp32), also with LiteRT on the model converted
+  to a flatbuffer (``flatbuffer_build.time_litert``: the engine of the first answer), and
 - a full training step (forward, backward, SGD momentum) in each precision the device offers,
 
 on both paths (XLA and the plain graph) and saves the figures and the choices they imply in
@@ -97,6 +98,17 @@ def measure(*, train_batch: int = 16, inference_batch: int = 8, rounds: int = 3)
     single = _timed({p: (lambda f=forwards[p]: f(one)) for p in PATHS}, rounds * 5)
     batch = _timed({p: (lambda f=forwards[p]: f(many)) for p in PATHS}, rounds)
     del forwards
+    # The third engine: the model as a LiteRT flatbuffer (converting it takes ~15 s here);
+    # not when ALEXNET_STUDIO_ENGINE=tensorflow turns it off.
+    from .flatbuffer_build import time_litert
+    from .flatbuffer_cache import engine_setting
+
+    litert = {}
+    try:
+        if engine_setting() != "tensorflow":
+            litert = time_litert(model, one, many, rounds)
+    except Exception:  # noqa: BLE001 - a converter or LiteRT failure: TensorFlow's paths only
+        litert = {}
 
     images = tf.constant(rng.normal(0, 50, (train_batch, 227, 227, 3)).astype(np.float32))
     labels = tf.constant(rng.integers(0, 1000, train_batch).astype(np.int32))
@@ -140,6 +152,8 @@ def measure(*, train_batch: int = 16, inference_batch: int = 8, rounds: int = 3)
             for precision in _training_precisions(has_gpu)
         },
     }
+    if litert:
+        entry["litert"] = litert
     entry["choice"] = choose(entry)
     entry["seconds"] = round(time.perf_counter() - started, 1)
     return entry

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+
+LAUNCHED = time.time()  # where /proc cannot say when the process started (app.log)
 
 # Set to 1 (by the desktop-entry test) to print one JSON line per image once the window shows
 # its results, then close the window: proof that a launch opened the window with that image.
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         # A typo of a command ("evalute photos") must not open the window on a missing file.
         print(unknown_command_message(argv[0], commands), file=sys.stderr)
         return 2
+    # The window opens with the ImageNet model: check its LiteRT flatbuffer while Qt imports.
+    from alexnet_tf.litert_classifier import prefetch
+
+    prefetch(None)
     from app.main_window import run_app
 
     if os.environ.get(EXIT_AFTER_SHOWN_ENV) == "1":

@@ -18,6 +18,7 @@ from .card import Card
 from .fc_plot import FcPlot
 from .feature_grid_view import FeatureGridView, channel_statistics
 from .image_view import ImageView, heat_overlay
+from .unit_atlas_panel import UnitAtlasPanel
 
 DESCRIPTIONS = {
     "conv": "convolution + ReLU",
@@ -98,6 +99,8 @@ class LayerView(QWidget):
         self.stack.addWidget(self.grid)
         self.stack.addWidget(self.fc_plot)
         self.detail = ChannelDetail()
+        self.atlas_panel = UnitAtlasPanel()  # the clicked channel's top images in a folder
+        self.atlas_panel.setFixedWidth(self.detail.width())
 
         middle = QVBoxLayout()
         middle.setSpacing(2)
@@ -110,7 +113,10 @@ class LayerView(QWidget):
         layout.setSpacing(12)
         layout.addWidget(self.layer_list)
         layout.addLayout(middle, 1)
-        layout.addWidget(self.detail)
+        right = QVBoxLayout()
+        right.addWidget(self.detail, 1)
+        right.addWidget(self.atlas_panel)
+        layout.addLayout(right)
 
         self.activations: dict[str, np.ndarray] = {}
         self.grids: dict = {}
@@ -206,3 +212,4 @@ class LayerView(QWidget):
         name = self.current_layer()
         values = self.activations[name][..., channel]
         self.detail.show_channel(name, channel, values, self.crop_rgb)
+        self.atlas_panel.show_unit(name, channel)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 from pathlib import Path
@@ -79,3 +80,21 @@ def install_exception_hooks(show_message) -> None:
 
     sys.excepthook = on_exception
     threading.excepthook = on_thread_exception
+
+
+def seconds_since_process_start() -> float:
+    """Seconds since this process started (Linux: from /proc, so the interpreter's own start
+    counts); elsewhere since ``app.launch`` was imported."""
+    import time
+
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            up = float(uptime.read().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        return max(0.0, up - int(fields[19]) / ticks)
+    except (OSError, ValueError, IndexError, AttributeError):
+        from .launch import LAUNCHED
+
+        return time.time() - LAUNCHED

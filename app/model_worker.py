@@ -2,8 +2,18 @@
 
 ``ModelService`` lives in the GUI thread and is what the window talks to; its requests
 reach ``ModelWorker`` through a queue read by the model thread, and results come back as
-signals. TensorFlow and ``alexnet_tf.inference`` are imported in the worker thread, so the
+signals. TensorFlow and ``alexnet_tf.inference`` are imported off the GUI thread, so the
 window appears before TensorFlow is loaded and never waits for it.
+
+The first answer does not wait for TensorFlow either: when the model's LiteRT flatbuffer is
+cached and valid (``alexnet_tf.flatbuffer_cache``), the model thread loads it in a fraction of
+a second (``LiteClassifier``, no TensorFlow) and answers the top-5 and every layer map from it,
+while a second thread (``tensorflow-loader``) imports TensorFlow, loads the same model and
+hands it to the model thread for what needs it (Grad-CAM, bf16, batches where TensorFlow is
+measured faster). A Grad-CAM asked for meanwhile is computed when TensorFlow arrives. Results
+already shown are never recomputed by the other engine, so the first top-5 stays as shown.
+Without a valid flatbuffer the model loads with TensorFlow as before, and the flatbuffer is
+built in a background process for the next start.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from PySide6.QtCore import QObject, Signal
 from alexnet_tf.errors import AlexNetStudioError, ImageLoadError, WeightsNotInstalledError
 from alexnet_tf.images import load_image
 
-from .log import short_error_message
+from .log import log_path, short_error_message
 
 logger = logging.getLogger("alexnet_studio.app.worker")
 
@@ -42,6 +52,7 @@ class ModelInfo:
     conv1_kernel: np.ndarray
     is_imagenet: bool
     seconds: float = 0.0
+    engine: str = "tensorflow"  # what answers first: "litert" or "tensorflow"
 
 
 @dataclass
@@ -87,13 +98,43 @@ def lower_thread_priority(niceness: int = 8) -> None:
             pass
 
 
+def _grey_image() -> Image.Image:
+    """The neutral image passes are compiled (and layer shapes read) on."""
+    return Image.new("RGB", (256, 256), (128, 128, 128))
+
+
 def _warm_up(classifier):
     """Compile the classifier's passes on a grey image now, not on the user's image; return
     that image's analysis."""
-    grey = Image.new("RGB", (256, 256), (128, 128, 128))
-    warm = classifier.analyze(grey)
-    classifier.classify_batch([grey])  # the batch pass is compiled separately
+    warm = classifier.analyze(_grey_image())
+    classifier.classify_batch([_grey_image()])  # the batch pass is compiled separately
     return warm
+
+
+def _gradcam_for(classifier, warm):
+    """Grad-CAM of ``classifier``'s model, traced once on the warm-up image."""
+    from alexnet_tf.gradcam import GradCam
+    from alexnet_tf.preprocess import normalize
+
+    gradcam = GradCam(classifier.model)
+    gradcam(normalize(warm.crop_rgb), 0)
+    return gradcam
+
+
+def _litert_preferred_for_one() -> bool:
+    from alexnet_tf.litert_classifier import litert_preferred
+
+    return litert_preferred(1, tensorflow_loaded=True)
+
+
+def _start_flatbuffer_build(model_spec) -> None:
+    """Build the model's LiteRT flatbuffer in a background process (if it has none)."""
+    try:
+        from alexnet_tf.flatbuffer_cache import start_background_build
+
+        start_background_build(model_spec)
+    except Exception:  # the app works without it; the next start uses TensorFlow again
+        logger.exception("Could not start building the LiteRT flatbuffer")
 
 
 class ModelWorker(QObject):
@@ -108,11 +149,19 @@ class ModelWorker(QObject):
     batch_row_classified = Signal(object)  # BatchRow
     batch_finished = Signal(int, bool)  # rows done, cancelled
     gradcam_computed = Signal(int, int, object)  # request id, class index, (h, w) map
+    tensorflow_loaded = Signal(float)  # seconds since the load began; after a LiteRT start
     error_occurred = Signal(str)
 
     def __init__(self):
         super().__init__()
-        self.classifier = None
+        self.classifier = None  # what answers images now: LiteClassifier or Classifier
+        self.lite_classifier = None
+        self.tf_classifier = None
+        self.enqueue = None  # set by ModelService: runs (method, args) in the model thread
+        self._generation = 0  # one per load_model: a late TensorFlow of an older model is dropped
+        self.loaders = []  # tensorflow-loader threads started (joined when the app closes)
+        self._pending_gradcam = None  # (request id, class index) asked before TensorFlow came
+        self._tensorflow_waiting = None  # (spec, generation, started) of a LiteRT start
         self.latest_request = 0  # set by ModelService from the GUI thread; older work is skipped
         self.batch_cancelled = threading.Event()
         self._gradcam = None
@@ -124,19 +173,22 @@ class ModelWorker(QObject):
         """Load the ImageNet model (``None``), a ``.keras`` file or a job folder."""
         description = "ImageNet (BVLC AlexNet)" if model_spec is None else Path(model_spec).name
         self.model_loading_started.emit(description)
+        self._generation += 1
         started = time.perf_counter()
+        self._tensorflow_waiting = None
+        if self._load_litert(model_spec, started):
+            # Started by the window's next request (after the first image's analysis): the
+            # import holds the GIL for seconds, and the first top-5 must not wait for it.
+            self._tensorflow_waiting = (model_spec, self._generation, started)
+            return
         try:
             from alexnet_tf.inference import Classifier  # imports TensorFlow, off the GUI thread
 
             classifier = Classifier.load(model_spec, precision=self.precision)
             warm = _warm_up(classifier)
-            from alexnet_tf.gradcam import GradCam
-            from alexnet_tf.preprocess import normalize
-
-            gradcam = GradCam(classifier.model)
-            gradcam(normalize(warm.crop_rgb), 0)
+            gradcam = _gradcam_for(classifier, warm)
         except WeightsNotInstalledError as error:
-            self.classifier = None
+            self.classifier = self.lite_classifier = self.tf_classifier = None
             self.weights_missing.emit(str(error))
             return
         except AlexNetStudioError as error:
@@ -146,9 +198,11 @@ class ModelWorker(QObject):
             logger.exception("Loading model %s failed", model_spec)
             self.model_load_failed.emit(short_error_message(error))
             return
-        self.classifier = classifier
+        self.classifier = self.tf_classifier = classifier
+        self.lite_classifier = None
         self._gradcam = gradcam
         self._last_crop = None
+        self._pending_gradcam = None
         info = ModelInfo(
             name=classifier.name,
             labels=classifier.labels,
@@ -157,8 +211,103 @@ class ModelWorker(QObject):
             is_imagenet=model_spec is None,
             seconds=time.perf_counter() - started,
         )
-        logger.info("Loaded model %s in %.2f s", info.name, info.seconds)
+        logger.info("Loaded model %s in %.2f s (TensorFlow)", info.name, info.seconds)
         self.model_loaded.emit(info)
+        if self.precision == "fp32":
+            _start_flatbuffer_build(model_spec)  # the next start answers without TensorFlow
+
+    def _load_litert(self, model_spec, started: float) -> bool:
+        """Load the model's cached flatbuffer into LiteRT and announce it; False (nothing
+        emitted) when there is none to trust, or bf16 is asked for."""
+        if self.precision != "fp32":
+            return False
+        try:
+            from alexnet_tf.litert_classifier import LiteClassifier
+
+            lite, reason = LiteClassifier.load(model_spec)
+            warm = lite.analyze(_grey_image()) if lite is not None else None
+        except Exception:  # a bad spec is reported by the TensorFlow path, in its words
+            logger.exception("The LiteRT engine could not load %s", model_spec)
+            return False
+        if lite is None:
+            logger.info("Loading %s with TensorFlow: LiteRT flatbuffer %s", model_spec, reason)
+            return False
+        self.classifier = self.lite_classifier = lite
+        self.tf_classifier = self._gradcam = None
+        self._last_crop = None
+        self._pending_gradcam = None
+        info = ModelInfo(
+            name=lite.name,
+            labels=lite.labels,
+            layer_shapes={name: tuple(a.shape) for name, a in warm.activations.items()},
+            conv1_kernel=lite.conv1_kernel(),
+            is_imagenet=model_spec is None,
+            seconds=time.perf_counter() - started,
+            engine=lite.engine,
+        )
+        logger.info("Loaded model %s in %.2f s (LiteRT)", info.name, info.seconds)
+        self.model_loaded.emit(info)
+        return True
+
+    def load_tensorflow(self) -> None:
+        """After a LiteRT start: load the same model with TensorFlow in a thread of its own;
+        the model thread adopts it (``_adopt_tensorflow``) between requests."""
+        if self._tensorflow_waiting is None:
+            return
+        model_spec, generation, started = self._tensorflow_waiting
+        self._tensorflow_waiting = None
+        precision = self.precision
+
+        def load() -> None:
+            lower_thread_priority()
+            try:
+                from alexnet_tf.inference import Classifier
+
+                classifier = Classifier.load(model_spec, precision=precision)
+                gradcam = _gradcam_for(classifier, _warm_up(classifier))
+            except Exception:  # the LiteRT engine keeps answering; Grad-CAM says why not
+                logger.exception("Loading %s with TensorFlow failed", model_spec)
+                classifier = gradcam = None
+            if self.enqueue is not None:
+                self.enqueue(self._adopt_tensorflow, (generation, classifier, gradcam, started))
+
+        loader = threading.Thread(target=load, name="tensorflow-loader", daemon=True)
+        self.loaders = [thread for thread in self.loaders if thread.is_alive()] + [loader]
+        loader.start()
+
+    def _adopt_tensorflow(self, generation, classifier, gradcam, started: float) -> None:
+        """Runs in the model thread: TensorFlow's copy of the current model has arrived."""
+        if generation != self._generation:
+            return  # another model was chosen meanwhile
+        if classifier is None:
+            self._pending_gradcam = None
+            self.error_occurred.emit(
+                "TensorFlow could not load this model, so class activation maps are not "
+                f"available; classification goes on. Details were written to {log_path()}."
+            )
+            return
+        self.tf_classifier = classifier
+        self._gradcam = gradcam
+        self._choose_classifier()
+        seconds = time.perf_counter() - started
+        logger.info("TensorFlow has the model too, %.2f s after its load began", seconds)
+        self.tensorflow_loaded.emit(seconds)
+        if self._pending_gradcam is not None:
+            request_id, class_index = self._pending_gradcam
+            self._pending_gradcam = None
+            self.compute_gradcam(request_id, class_index)
+
+    def _choose_classifier(self) -> None:
+        """What answers the next image: bf16 needs TensorFlow; in fp32 LiteRT unless the
+        per-machine measurement found TensorFlow faster for one image here."""
+        lite, tf_classifier = self.lite_classifier, self.tf_classifier
+        if tf_classifier is not None and (
+            lite is None or self.precision != "fp32" or not _litert_preferred_for_one()
+        ):
+            self.classifier = tf_classifier
+            self.lite_classifier = None  # its ~0.5 GB is not needed any more
+        elif lite is not None:
+            self.classifier = lite
 
     def analyze(self, request_id: int, source, grid_columns=None) -> None:
         """Classify one image and keep every layer's activations; ``source`` is a path or
@@ -201,13 +350,17 @@ class ModelWorker(QObject):
         """Drop the compiled passes; the next image compiles them with the current choices."""
         if precision is not None:
             self.precision = precision
-        if self.classifier is not None:
-            self.classifier.recompile(precision)
-            _warm_up(self.classifier)  # here, rather than on the user's next image
+        if self.tf_classifier is not None:
+            self.tf_classifier.recompile(precision)
+            self._choose_classifier()
+            _warm_up(self.tf_classifier)  # here, rather than on the user's next image
 
     def compute_gradcam(self, request_id: int, class_index: int) -> None:
         """Grad-CAM on conv5 of the last analyzed image for ``class_index``."""
         if self.classifier is None or self._last_crop is None or request_id != self._last_request:
+            return
+        if self._gradcam is None:  # TensorFlow is still loading: computed when it arrives
+            self._pending_gradcam = (request_id, class_index)
             return
         try:
             from alexnet_tf.preprocess import normalize
@@ -273,6 +426,7 @@ class ModelService(QObject):
         super().__init__(parent)
         self.worker = ModelWorker()
         self._requests: queue.Queue = queue.Queue()
+        self.worker.enqueue = lambda method, args: self._requests.put((method, args))
         self._next_request = 0
         self.thread = _ModelThread(target=self._run, name="model-thread", daemon=True)
         self.thread.start()
@@ -303,6 +457,11 @@ class ModelService(QObject):
         self._requests.put((self.worker.analyze, (self._next_request, source, grid_columns)))
         return self._next_request
 
+    def load_tensorflow(self) -> None:
+        """After a LiteRT start, begin loading TensorFlow (queued: after the requests the
+        window has sent already, such as the first image's analysis)."""
+        self._requests.put((self.worker.load_tensorflow, ()))
+
     def classify_batch(self, paths) -> None:
         self.worker.batch_cancelled.clear()
         self._requests.put((self.worker.classify_batch, (list(paths),)))
@@ -324,3 +483,5 @@ class ModelService(QObject):
         self.worker.latest_request = 1 << 62
         self._requests.put(None)
         self.thread.join(timeout)
+        for loader in self.worker.loaders:  # TensorFlow must not be mid-import at exit
+            loader.join(timeout)

@@ -63,5 +63,13 @@ class AppSettings:
     def set_inference_precision(self, precision: str) -> None:
         self._settings.setValue("inference/precision", precision)
 
+    def atlas_folder(self) -> str | None:
+        """The folder the Layers view's unit atlas was last built from, if it still exists."""
+        folder = self._settings.value("atlas/folder", "")
+        return folder if folder and Path(folder).is_dir() else None
+
+    def set_atlas_folder(self, folder: str | Path) -> None:
+        self._settings.setValue("atlas/folder", str(folder))
+
     def sync(self) -> None:
         self._settings.sync()

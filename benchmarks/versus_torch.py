@@ -11,9 +11,10 @@ Here a fresh process per library and round (TensorFlow, PyTorch, TensorFlow, PyT
 times, each on random data of the same shapes and random weights (the time does not depend on
 them):
 
-- one image: ``CompiledForward`` on the path this machine's measurement chose (the app's and the
-  CLI's), from a preprocessed image to probabilities, median of 20 calls; PyTorch under
-  ``torch.inference_mode``, the faster of NCHW and channels_last;
+- one image: ``CompiledForward`` on the path this machine's measurement chose, and the same
+  model as the LiteRT flatbuffer (``flatbuffer_build.time_litert``, the engine of ``classify``
+  and the app's first answer), from a preprocessed image to probabilities, median of 20
+  calls; PyTorch under ``torch.inference_mode``, the faster of NCHW and channels_last;
 - batch 32 inference, median of 6 calls, the same way;
 - one full training step at batch 32 (forward, cross-entropy, backward, update of every
   weight): the training engine's own step with the recipe's optimizer on the chosen path, in
@@ -64,6 +65,7 @@ def tensorflow_figures() -> dict:
     quiet_tensorflow()
     import tensorflow as tf
 
+    from alexnet_tf.flatbuffer_build import time_litert
     from alexnet_tf.forward import CompiledForward
     from alexnet_tf.machine import describe_machine
     from alexnet_tf.model import build_alexnet
@@ -72,12 +74,18 @@ def tensorflow_figures() -> dict:
     from alexnet_tf.training.steps import make_train_step, set_precision
 
     images, labels = _data()
-    forward = CompiledForward(build_alexnet(), ("prob",))
+    model = build_alexnet()
+    forward = CompiledForward(model, ("prob",))
     figures = {
         "one image ms": 1000 * _median_seconds(lambda: forward(images[:1]), 20),
         "batch images/s": BATCH / _median_seconds(lambda: forward(images), 6),
         "paths": dict(forward.paths),
     }
+    # The same model converted to the flatbuffer LiteRT runs (the first answer's engine).
+    litert = time_litert(model, images[:1], images, rounds=4)
+    if litert:
+        figures["litert one image ms"] = litert["single_ms"]
+        figures["litert batch images/s"] = litert["batch_images_per_s"]
     precisions = ["fp32"] + (["bf16"] if describe_machine().bf16_units else [])
     batch = (tf.constant(images), tf.constant(labels))
     for precision in precisions:
@@ -145,6 +153,17 @@ def report(rounds: list[tuple[dict, dict]]) -> str:
     rows.append(["batch 32 inference", span(values(tf_runs, "batch images/s"), ".0f") + " images/s",
                  span(values(torch_runs, "batch images/s"), ".0f") + " images/s",
                  span(ratios, ".2f") + "x", ">= 2x"])  # fmt: skip
+    if "litert one image ms" in tf_runs[0]:
+        ratios = [t["litert one image ms"] / p["one image ms"] for t, p in rounds]
+        rows.append(["one image, LiteRT (flatbuffer)",
+                     span(values(tf_runs, "litert one image ms"), ".1f") + " ms",
+                     span(values(torch_runs, "one image ms"), ".1f") + " ms",
+                     span(ratios, ".2f") + "x", "<= 0.8x"])  # fmt: skip
+        ratios = [t["litert batch images/s"] / p["batch images/s"] for t, p in rounds]
+        rows.append(["batch 32, LiteRT (flatbuffer)",
+                     span(values(tf_runs, "litert batch images/s"), ".0f") + " images/s",
+                     span(values(torch_runs, "batch images/s"), ".0f") + " images/s",
+                     span(ratios, ".2f") + "x", ">= 2x"])  # fmt: skip
     for precision, target in (("fp32", ">= 1.5x PyTorch fp32"), ("bf16", ">= 3x PyTorch fp32")):
         key = f"train {precision} images/s"
         if key not in tf_runs[0]:

@@ -1,9 +1,11 @@
 """Regenerate docs/screenshots/*.png from the real app (run under Xvfb at 1280x800).
 
-    xvfb-run -s "-screen 0 1280x800x24" python docs/make_screenshots.py
+    xvfb-run -s "-screen 0 1280x800x24" python docs/make_screenshots.py [NAME ...]
 
-Uses random stand-in weights in a temporary data folder and generated pictures, so the
-predictions are meaningless: the screenshots show the app, not AlexNet's accuracy.
+With names (e.g. ``layers_atlas``), only those screenshots are written. Uses random stand-in
+weights in a temporary data folder and generated pictures (the unit atlas: crops of real
+photos), so the predictions are meaningless: the screenshots show the app, not AlexNet's
+accuracy.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ["ALEXNET_STUDIO_HOME"] = tempfile.mkdtemp(prefix="alexnet-screenshots-")
 OUT = ROOT / "docs" / "screenshots"
+WANTED = set(sys.argv[1:])  # empty: all
+WRITTEN: set[str] = set()
 
 
 def main() -> int:
@@ -48,8 +52,11 @@ def main() -> int:
             time.sleep(0.01)
 
     def shot(window, name):
+        if WANTED and name not in WANTED:
+            return
         settle()
         window.grab().save(str(OUT / f"{name}.png"))
+        WRITTEN.add(name)
         print("wrote", OUT / f"{name}.png")
 
     # 1. No weights installed: the banner.
@@ -77,6 +84,26 @@ def main() -> int:
     shot(window, "layers_conv2")
     window.layer_view.select_layer("fc7")
     shot(window, "layers_fc7")
+
+    # The unit atlas: conv5 channel's top patches over a folder of real photos.
+    from tests.photo_folders import make_photo_folder
+
+    holiday = Path(os.environ["ALEXNET_STUDIO_HOME"]) / "holiday photos"
+    make_photo_folder(holiday, "subjects", per_class=10, size=320, bad_files=False)
+    panel = window.layer_view.atlas_panel
+    panel.set_folder(holiday)
+    wait(lambda: panel.build_button.isEnabled())
+    panel.build()
+    wait(lambda: panel.atlas is not None, 600)
+    window.layer_view.select_layer("conv5")
+    settle()
+    window.layer_view._on_channel_clicked(42)
+    window.layer_view.grid.selected_channel = 42
+    wait(lambda: panel.buttons[8].isVisible())
+    shot(window, "layers_atlas")
+    if WANTED and WANTED <= WRITTEN:
+        window.close()
+        return 0
     window.tabs.setCurrentWidget(window.gradcam_view)
     wait(lambda: window.gradcam_view.heatmap is not None)
     shot(window, "gradcam")

@@ -9,6 +9,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The path every test ran before paths were measured per machine: no test (nor the processes
 # it starts) waits for, or starts, the background measurement. tests/*/test_speed* unset it.
 os.environ.setdefault("ALEXNET_STUDIO_EXECUTION", "xla")
+# Likewise no test (nor its processes) converts models for LiteRT in the background unless it
+# is about that engine: those tests set ALEXNET_STUDIO_ENGINE=auto themselves.
+os.environ.setdefault("ALEXNET_STUDIO_ENGINE", "tensorflow")
 
 import pytest  # noqa: E402
 

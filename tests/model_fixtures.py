@@ -74,3 +74,35 @@ def make_job(root: Path, labels: list[str], *, fc8_scale: float = 5.0, seed: int
     write_json_atomic(root / "model" / "labels.json", {"labels": list(labels)})
     write_json_atomic(root / "status.json", {"state": "finished"})
     return root
+
+
+def make_fine_tuned_job(weights_file, root, mode: str, changed_layers=("fc7",)) -> Path:
+    """A finished 3-class job whose layers below fc8 are ``weights_file``'s (the installed
+    ImageNet weights), except ``changed_layers``, moved as training would (here by a seeded
+    random step); its job.json says it was trained in ``mode``."""
+    import keras
+    import numpy as np
+
+    from alexnet_tf.fileio import write_json_atomic
+    from alexnet_tf.model import build_alexnet
+
+    imagenet = build_alexnet()
+    imagenet.load_weights(weights_file)
+    model = build_alexnet(3)
+    rng = np.random.default_rng(5)
+    for layer in imagenet.layers:
+        weights = layer.get_weights()
+        if not weights or layer.name == "fc8":
+            continue
+        if layer.name in changed_layers:
+            weights = [w + rng.normal(0, 2 * float(w.std()) + 1e-3, w.shape).astype(w.dtype)
+                       for w in weights]  # fmt: skip
+        model.get_layer(layer.name).set_weights(weights)
+    root = Path(root)
+    (root / "model").mkdir(parents=True)
+    model.save(root / "model" / "model.keras")
+    write_json_atomic(root / "model" / "labels.json", {"labels": ["a", "b", "c"]})
+    write_json_atomic(root / "job.json", {"settings": {"mode": mode}})
+    write_json_atomic(root / "status.json", {"state": "finished"})
+    keras.backend.clear_session()
+    return root

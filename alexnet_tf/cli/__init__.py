@@ -16,7 +16,8 @@ from ..errors import AlexNetStudioError, DestinationError
 
 # Sub-modules of this package, one per command group, in the order shown by --help.
 COMMAND_MODULES = (
-    "weights", "classify", "evaluate", "features", "scan", "train", "export", "info", "desktop",
+    "weights", "classify", "evaluate", "features", "atlas", "scan", "train", "export", "info",
+    "desktop",
 )  # fmt: skip
 
 

@@ -54,6 +54,7 @@ def _measurement_lines(entry: dict | None) -> list[str]:
         f"({figures(inference['batch_images_per_s'], 'images/s')} "
         f"at batch {settings['inference_batch']})"
     )
+    lines.extend(_engine_lines(entry))
     for precision, rates in entry["training"].items():
         lines.append(
             f"  training, {precision}:       {choice['train'][precision]:<5}  "
@@ -62,6 +63,24 @@ def _measurement_lines(entry: dict | None) -> list[str]:
     lines.append(f"  recommended training precision: {choice['precision']}")
     lines.append(f"  {precision_advice(entry)}")
     return lines
+
+
+def _engine_lines(entry: dict) -> list[str]:
+    """LiteRT's figures and which engine answers one image and a list (a fresh process)."""
+    from ..litert_classifier import TENSORFLOW_START_SECONDS, measured_engines
+
+    engines = measured_engines(entry)
+    if engines is None:
+        return ["  engine: LiteRT when its flatbuffer is cached (not measured here yet)"]
+    litert = entry["litert"]
+    rate = litert["batch_images_per_s"]
+    return [
+        f"  LiteRT (flatbuffer):  {litert['single_ms']:g} ms per image, "
+        + (f"{rate:g} images/s in batches" if rate else "batches unavailable"),
+        f"  engine, 1 image:      {engines['single']}; a list in a fresh process: "
+        f"{engines['batch']} per image, LiteRT while TensorFlow's ~"
+        f"{TENSORFLOW_START_SECONDS:g} s start is not won back",
+    ]
 
 
 def run_info(args) -> int:

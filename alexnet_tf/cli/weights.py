@@ -85,6 +85,15 @@ def _print_installed(info: dict) -> None:
         f"Installed ImageNet weights from {info['source']} ({info['format']}, sha1 {info['sha1']})."
     )
     print(f"  stored as {installed_weights_path()}")
+    # The next classify answers without TensorFlow: convert the new weights for LiteRT, in
+    # the background (the previous flatbuffer no longer matches the weights' digest).
+    from ..errors import AlexNetStudioError
+    from ..flatbuffer_cache import start_background_build
+
+    try:
+        start_background_build(None)
+    except (OSError, AlexNetStudioError):
+        pass  # the weights are installed; without a flatbuffer TensorFlow answers
 
 
 def run_status(args) -> int:

@@ -596,6 +596,8 @@ class TrainingJob:
             step=done_steps, global_step=done_steps, total_steps=data.total_steps,
         )  # fmt: skip
         job.log(message)
+        if choice.is_chief:
+            _start_flatbuffer_build(self.job_dir, job)
         self.reporter.emit(
             "done",
             model_path=str(model_path),
@@ -742,3 +744,16 @@ def prepare_resume(job_dir, overrides: dict) -> TrainSettings:
             )
         settings = requested
     return settings
+
+
+def _start_flatbuffer_build(job_dir: Path, job) -> None:
+    """Convert the finished model for LiteRT in a background process, so that the app's and
+    ``classify``'s first answer with it need no TensorFlow. A job finished again replaces
+    model.keras, which makes the previous flatbuffer stale (alexnet_tf.flatbuffer_cache)."""
+    from ..errors import AlexNetStudioError
+    from ..flatbuffer_cache import start_background_build
+
+    try:
+        start_background_build(job_dir)
+    except (OSError, AlexNetStudioError) as error:  # the model is saved; this only saves time
+        job.log(f"the LiteRT flatbuffer could not be started: {error}")

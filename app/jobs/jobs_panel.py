@@ -35,6 +35,7 @@ from .. import style
 from ..card import Card
 from . import job_store
 from .evaluation_view import EvaluationView
+from .fine_tuning_changes import FineTuningChangesView
 from .job_process import JobRunner, train_command
 from .training_curves import TrainingCurves
 
@@ -133,6 +134,8 @@ class JobsPanel(QWidget):
         self.detail_tabs = QTabWidget()
         self.detail_tabs.addTab(self.curves, "Curves")
         self.detail_tabs.addTab(self.evaluation, "Evaluation")
+        self.changes = FineTuningChangesView()
+        self.detail_tabs.addTab(self.changes, "What fine-tuning changed")
         self.detail_tabs.addTab(self.log, "Log")
 
         top = Card(margins=(10, 8, 10, 8))
@@ -323,6 +326,7 @@ class JobsPanel(QWidget):
         """Stop timers and threads; an export in progress is stopped."""
         self._timer.stop()
         self.evaluation.shutdown()
+        self.changes.shutdown()
         if self._export is not None:
             self._export.kill()
             self._export.waitForFinished(5000)
@@ -430,6 +434,7 @@ class JobsPanel(QWidget):
                 self.curves.set_metrics(metrics)
         self.curves.mark_kept(record.kept if record.state == "finished" else None)
         self.evaluation.set_report(*job_store.read_evaluation_checked(record.path))
+        self.changes.set_job(record.path, record.settings, record.state == "finished")
         log = job_store.read_log(record.path)
         if log != self.log.toPlainText():
             self.log.setPlainText(log)

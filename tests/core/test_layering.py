@@ -25,17 +25,20 @@ def test_importing_every_library_module_imports_no_qt():
 # A new module or package goes into the layer of what it imports and what imports it.
 LAYERS = (
     ("base", ("errors", "schema", "fileio", "paths", "machine", "labels", "quiet", "stopping",
-              "metrics", "jobfolder", "folder_walk", "destinations",
-              "temporaries")),  # no TensorFlow, no NumPy-heavy work: anything may use them
+              "metrics", "jobfolder", "layer_names", "predictions", "folder_walk",
+              "destinations", "temporaries")),  # no TensorFlow
     ("images", ("images", "preprocess", "serving")),
     ("model", ("model",)),
     ("weights", ("weights",)),
     ("speed choice", ("speed",)),  # which path to run, from the cache; no TensorFlow
-    ("forward", ("forward",)),
+    # The engines: TensorFlow's compiled passes; the LiteRT flatbuffer, its checked cache and
+    # its classifier (no TensorFlow: the first answer runs on them alone).
+    ("forward", ("forward", "flatbuffer_cache", "litert_classifier")),
     ("inference", ("inference", "render", "gradcam", "batches")),
     ("data", ("data",)),
     ("training", ("training",)),
-    ("uses of a model", ("export", "folder_evaluation")),
+    ("uses of a model", ("export", "folder_evaluation", "flatbuffer_build")),
+    ("explain", ("explain",)),  # what units respond to: atlas, comparison
     ("speed measurement", ("speed_measurement",)),  # times forward and training's own steps
     ("desktop", ("desktop",)),
     ("cli", ("cli",)),
@@ -186,3 +189,16 @@ def _circle_through(group: set[str], graph: dict[str, set[str]]) -> list[str]:
                 paths[target] = [*paths[module], target]
                 frontier.append(target)
     return sorted(group)
+
+
+def test_the_first_answer_path_imports_no_tensorflow():
+    # classify with a cached flatbuffer and the app's first top-5 run on these alone.
+    fast_path = [
+        "alexnet_tf.litert_classifier",
+        "alexnet_tf.flatbuffer_cache",
+        "alexnet_tf.predictions",
+        "alexnet_tf.cli.classify",
+        "alexnet_tf.batches",
+    ]
+    heavy = imported_after(fast_path, ("tensorflow", "keras"))
+    assert heavy == [], f"the LiteRT path imports {heavy}"

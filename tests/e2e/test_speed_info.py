@@ -50,7 +50,8 @@ def test_measurement_info_and_train_help_with_a_quiet_terminal(studio_home):
     measured = subprocess.run(
         [sys.executable, "-m", "alexnet_tf.speed_measurement", "--train-batch", "1",
          "--inference-batch", "2", "--rounds", "1"],
-        cwd=ROOT, env=user_env(), capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=user_env(ALEXNET_STUDIO_ENGINE="auto"), capture_output=True, text=True,
+        timeout=900,
     )  # fmt: skip
     assert measured.returncode == 0, measured.stderr[-3000:]
     assert tf_lines(measured.stderr) == []
@@ -58,7 +59,7 @@ def test_measurement_info_and_train_help_with_a_quiet_terminal(studio_home):
     assert entry is not None, "the measurement did not cache this machine's key"
     choice = entry["choice"]
 
-    info = run_cli("info", env=user_env())
+    info = run_cli("info", env=user_env(ALEXNET_STUDIO_ENGINE="auto"))
     assert info.returncode == 0, info.stderr
     assert tf_lines(info.stderr) == [], info.stderr
     out = info.stdout
@@ -68,6 +69,14 @@ def test_measurement_info_and_train_help_with_a_quiet_terminal(studio_home):
     for precision, path in choice["train"].items():
         assert f"training, {precision}:       {path:<5}" in out
     assert f"recommended training precision: {choice['precision']}" in out
+    # Every engine for inference was measured, LiteRT's flatbuffer too, and info says which
+    # one answers.
+    from alexnet_tf.litert_classifier import measured_engines
+
+    litert = entry["litert"]
+    assert litert["single_ms"] > 0 and litert["batch_images_per_s"] > 0
+    assert f"LiteRT (flatbuffer):  {litert['single_ms']:g} ms per image" in out
+    assert f"engine, 1 image:      {measured_engines(entry)['single']};" in out
     assert "bf16 trains" in out and "as fast as fp32 on this machine" in out
     assert f"data folder: {studio_home}" in out
     # The lines the terminal did not get are in the log.

@@ -1,0 +1,1 @@
+"""What AlexNet's units respond to: unit atlas, preferred images, attributions."""
