@@ -67,3 +67,19 @@ class DamagedFileError(AlexNetStudioError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class DestinationError(AlexNetStudioError):
+    """An output path cannot be written (a folder where a file goes, read-only, no space).
+
+    The command line exits with status 2 on it, naming ``path`` and the reason.
+    """
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ExportDestinationError(DestinationError, ExportError):
+    """An export's destination exists and may not be replaced, or cannot be written."""

@@ -1,7 +1,10 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one.
 
 Every file this project writes goes through here: write a temporary file in the same
-folder, fsync it, ``os.replace`` it over the destination, fsync the folder.
+folder, fsync it, ``os.replace`` it over the destination, fsync the folder. A temporary
+file or folder is named ``.NAME.tmp-PID...`` (``.NAME.old-PID`` for a folder being replaced),
+so what a process killed with -9 leaves behind can be told from what a live one is writing
+and removed by the next run (``temporaries.remove_stale_temporaries``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def atomic_path(destination: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.tmp-{os.getpid()}{suffix}")
+    temporary = destination.with_name(temporary_name(destination.name) + suffix)
     try:
         yield temporary
         with open(temporary, "rb+") as file:
@@ -115,6 +118,12 @@ def read_json(path: str | Path, *, max_bytes: int, spec=None):
     except RecursionError:
         raise DamagedFileError(path, "nested too deep to be a file this project wrote") from None
     return value if spec is None else check(value, spec, path)
+
+
+def temporary_name(name: str, kind: str = "tmp") -> str:
+    """The hidden name of a temporary for ``name`` made by this process (``kind``: tmp, old):
+    ``.NAME.tmp-PID``; ``alexnet_tf.temporaries`` removes those whose process is gone."""
+    return f".{name}.{kind}-{os.getpid()}"
 
 
 def write_json_atomic(destination: str | Path, value) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AlexNetStudioError, DatasetError
+from .folder_walk import LINK, list_folder
 from .images import find_image_files
 from .labels import imagenet_labels, imagenet_wnids
 from .metrics import evaluate_top_k
@@ -44,10 +45,12 @@ class ClassFolders:
     Attributes:
         matched: sub-folder name -> class index, in sorted folder order.
         unmatched: sub-folders that match no class (reported, left out).
+        skipped: ``(path, reason)`` of the links among the sub-folders, not followed.
     """
 
     matched: dict[str, int] = field(default_factory=dict)
     unmatched: list[str] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def _lookup(labels, wnids) -> dict[str, int]:
@@ -73,6 +76,11 @@ def _lookup(labels, wnids) -> dict[str, int]:
     return names
 
 
+def is_link(reason: str) -> bool:
+    """Whether a ``folder_walk`` reason is that of a symbolic link."""
+    return reason.startswith(LINK)
+
+
 def match_class_folders(folder: Path, labels, wnids=None) -> ClassFolders:
     """Match the sub-folders of ``folder`` to classes.
 
@@ -89,11 +97,15 @@ def match_class_folders(folder: Path, labels, wnids=None) -> ClassFolders:
         reason = "no such folder" if not folder.exists() else "not a folder"
         raise DatasetError(f"{folder}: {reason}; give a folder with one sub-folder per class.")
     names = _lookup(labels, wnids)
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = list_folder(folder)
+    # A linked class folder is never followed (a link to the folder itself would count its
+    # images again under another class); it is reported with the other skipped entries.
+    result = ClassFolders(skipped=[(path, why) for path, why in entries.skipped if is_link(why)])
+    subfolders = entries.folders
     if not subfolders:
+        links = "".join(f"; {path.name}: {reason}" for path, reason in result.skipped)
         raise DatasetError(f"{folder}: has no sub-folders; put each class's images in a "
-                           "sub-folder named after the class.")  # fmt: skip
-    result = ClassFolders()
+                           f"sub-folder named after the class{links}.")  # fmt: skip
     for path in subfolders:
         index = names.get(path.name, names.get(path.name.casefold()))
         if index is None:
@@ -139,8 +151,9 @@ def evaluate_folder(
         ``per_class``, ``misclassified``, ``classes`` and ``confusion_matrix`` when there are
         at most ``MAX_CONFUSION_CLASSES`` of them), plus ``most_confused`` (``true``,
         ``predicted``, ``count``), ``class_folders`` (folder -> class), ``unmatched_folders``,
-        ``errors`` (``image``, ``error``: files that could not be read), ``crops``,
-        ``model``, ``folder``, ``seconds`` and ``images_per_second``.
+        ``skipped`` (``path``, ``reason``: linked class folders, not followed), ``errors``
+        (``image``, ``error``: files that could not be read), ``crops``, ``model``,
+        ``folder``, ``seconds`` and ``images_per_second``.
 
     Raises:
         DatasetError: the folder cannot be evaluated (see the message).
@@ -158,7 +171,7 @@ def evaluate_folder(
         raise DatasetError(_no_match_message(folder, found, labels, wnids))
     items, truth = [], {}
     for name, index in found.matched.items():
-        files, passed_over = find_image_files(folder / name)
+        files, passed_over = find_image_files(folder / name, folder)
         for path, problem in [(file, None) for file in files] + passed_over:
             items.append((path, problem))
             truth[path] = index
@@ -208,6 +221,7 @@ def evaluate_folder(
         crops=crops,
         class_folders={name: labels[index] for name, index in found.matched.items()},
         unmatched_folders=found.unmatched,
+        skipped=[{"path": str(path), "reason": reason} for path, reason in found.skipped],
         errors=errors,
         seconds=seconds,
         images_per_second=len(paths) / seconds if seconds > 0 else 0.0,

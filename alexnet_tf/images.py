@@ -19,6 +19,15 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageLoadError
+from .folder_walk import (
+    BAD_NAME,
+    LINK,
+    LINK_BROKEN,
+    LINK_INSIDE,
+    LINK_OUTSIDE,
+    NOT_REGULAR,
+    walk_files,
+)
 
 # Formats accepted by content, whatever the file is named. MPO is what many cameras write
 # for JPEGs with a preview; Pillow reports it separately from JPEG.
@@ -199,50 +208,58 @@ class InputProblem(StrEnum):
     """Why a path a user gave (or one found in a folder a user gave) is not read as an image.
 
     A type, so that callers choose by kind, never by wording; the value is what users read.
+    The folder's entries are judged by ``folder_walk``, whose texts these are.
     """
 
     EMPTY_FOLDER = "no image files in this folder"
-    SYMLINK = "symbolic link, not followed"
-    NOT_REGULAR = "not a regular file (a FIFO, socket or device)"
+    SYMLINK = LINK  # a link given by name is read by the loader; this is the kind's prefix
+    LINK_INSIDE = LINK_INSIDE
+    LINK_OUTSIDE = LINK_OUTSIDE
+    LINK_BROKEN = LINK_BROKEN
+    NOT_REGULAR = NOT_REGULAR
+    BAD_NAME = BAD_NAME
+    UNREADABLE_FOLDER = "the folder cannot be read (no permission, or damaged)"
 
 
-def find_image_files(folder: str | Path) -> tuple[list[Path], list[tuple[Path, InputProblem]]]:
+def find_image_files(
+    folder: str | Path, root: str | Path | None = None
+) -> tuple[list[Path], list[tuple[Path, InputProblem]]]:
     """``list_image_files(folder)``, and the entries named like images that it passes over.
+
+    The folder is walked by ``folder_walk``'s rules, as ``scan`` and ``evaluate`` walk it;
+    ``root`` (default ``folder``) is the folder the user gave, which links may lead back into.
 
     Returns:
         ``(files, passed_over)``: the sorted image-like regular files, and ``(path, problem)``
-        for each symbolic link or FIFO, socket or device with an image extension, so a
-        command can say why ``photo.jpg`` was not classified instead of dropping it silently.
+        for each symbolic link (saying where it leads), each FIFO, socket or device with an
+        image extension, each unreadable folder and each name that is not UTF-8, so a
+        command can say why ``photo.jpg`` was not classified instead of dropping it
+        silently. Hidden and system entries are left out without a word.
     """
-    folder = Path(folder)
-    found, passed_over = [], []
-    for path in sorted(folder.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        if is_hidden_or_system(path) or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        try:
-            mode = path.lstat().st_mode
-        except OSError:  # removed while listing
-            continue
-        if stat.S_ISLNK(mode):
-            passed_over.append((path, InputProblem.SYMLINK))
-        elif stat.S_ISREG(mode):
-            found.append(path)
-        elif not stat.S_ISDIR(mode):
-            passed_over.append((path, InputProblem.NOT_REGULAR))
-    return found, passed_over
+    found = walk_files(folder, root)
+    files = [path for path in found.files if path.suffix.lower() in IMAGE_SUFFIXES]
+    passed_over = [
+        (path, InputProblem(reason) if reason == BAD_NAME else InputProblem.UNREADABLE_FOLDER)
+        for path, reason in found.refused
+    ] + [
+        (path, InputProblem(reason))
+        for path, reason in found.skipped
+        if not is_hidden_or_system(path)
+        and (reason.startswith(LINK) or path.suffix.lower() in IMAGE_SUFFIXES)
+        and reason in {problem.value for problem in InputProblem}
+    ]
+    return files, sorted(passed_over)
 
 
 def expand_inputs(paths) -> list[tuple[Path, InputProblem | None]]:
     """The one expansion of the paths a user gives (command line, drop, Open): in order,
     ``(path, None)`` for each file to read, ``(path, problem)`` for what will not be.
 
-    A folder becomes the image-like files below it (no links followed), and the links and
-    special files named like images that it passes over, each with its ``InputProblem``;
-    a folder with none of either is ``(folder, InputProblem.EMPTY_FOLDER)``. A file given
-    by name is kept whatever its extension or kind: the loader decides by content and
-    refuses what is not a regular file with its own message.
+    A folder becomes the image-like files below it (``folder_walk``'s rules: no links
+    followed), and the links and special files that it passes over, each with its
+    ``InputProblem``; a folder with none of either is ``(folder, InputProblem.EMPTY_FOLDER)``.
+    A file given by name is kept whatever its extension or kind: the loader decides by
+    content and refuses what is not a regular file with its own message.
     """
     expanded = []
     for path in map(Path, paths):

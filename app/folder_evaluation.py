@@ -128,6 +128,8 @@ def summary_text(report: dict) -> str:
     if report["unmatched_folders"]:
         names = ", ".join(report["unmatched_folders"])
         lines.append(f"Folders that match no class of the model (not evaluated): {names}")
+    for entry in report.get("skipped", []):  # linked class folders, never followed
+        lines.append(f"{Path(entry['path']).name}: {entry['reason']}")
     if report["errors"]:
         shown = "; ".join(f"{Path(e['image']).name}: {e['error']}" for e in report["errors"][:3])
         more = f" and {len(report['errors']) - 3} more" if len(report["errors"]) > 3 else ""

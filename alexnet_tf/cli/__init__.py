@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-from ..errors import AlexNetStudioError
+from ..errors import AlexNetStudioError, DestinationError
 
 # Sub-modules of this package, one per command group, in the order shown by --help.
 COMMAND_MODULES = (
@@ -58,6 +58,9 @@ def run(argv: list[str]) -> int:
 
             start_background_measurement()
         return args.handler(args)
+    except DestinationError as error:  # nothing was done: like a usage error
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except AlexNetStudioError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -62,6 +62,10 @@ def run_classify(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
+    if args.csv is not None:
+        from ..destinations import check_file_destination
+
+        check_file_destination(args.csv)
     from ..images import expand_inputs
 
     items = expand_inputs(args.inputs)
@@ -94,9 +98,11 @@ def run_classify(args) -> int:
             records.append(record)
 
     if args.csv is not None:
+        from ..destinations import writing
         from ..fileio import write_text_atomic
 
-        write_text_atomic(args.csv, _csv_text(records, top))
+        with writing(args.csv):
+            write_text_atomic(args.csv, _csv_text(records, top))
         if not args.json:
             print(f"Wrote {args.csv}")
     if build_after:

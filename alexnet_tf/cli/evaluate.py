@@ -52,6 +52,10 @@ def run_evaluate(args) -> int:
     if args.model is None and not weights_installed():
         print(f"error: {WeightsNotInstalledError()}", file=sys.stderr)
         return 2
+    if args.csv is not None:  # before the run, which may take half an hour
+        from ..destinations import check_file_destination
+
+        check_file_destination(args.csv)
     from ..jobfolder import still_running_note
 
     note = still_running_note(args.model)
@@ -98,11 +102,15 @@ def run_evaluate(args) -> int:
     else:
         for entry in report["errors"]:  # as classify reports them
             print(f"{entry['image']}: error: {entry['error']}", file=sys.stderr)
+        for entry in report["skipped"]:
+            print(f"{entry['path']}: skipped: {entry['reason']}", file=sys.stderr)
         print(format_report(report))
     if args.csv is not None:
+        from ..destinations import writing
         from ..fileio import write_text_atomic
 
-        write_text_atomic(args.csv, _csv_text(report))
+        with writing(args.csv):
+            write_text_atomic(args.csv, _csv_text(report))
         if not args.json:
             print(f"Wrote {args.csv}")
     return 1 if report["errors"] else 0
@@ -146,6 +154,9 @@ def format_report(report: dict) -> str:
     if report["unmatched_folders"]:
         names = ", ".join(report["unmatched_folders"])
         lines += ["", f"Folders that match no class of the model (not evaluated): {names}"]
+    if report.get("skipped"):
+        names = ", ".join(Path(entry["path"]).name for entry in report["skipped"])
+        lines += ["", f"Linked folders not followed (listed above): {names}"]
     if report["errors"]:
         lines += ["", f"{len(report['errors'])} file(s) could not be read (listed above)."]
     return "\n".join(lines)

@@ -33,7 +33,12 @@ def register(subparsers) -> None:
         help="destination: a .keras file (or a folder for keras), a folder for savedmodel, "
         "a .tflite file",
     )
-    parser.add_argument("--force", action="store_true", help="replace an existing export")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier export at --out (never a file or folder an export did not "
+        "write: each export leaves an alexnet-studio-export.json marker)",
+    )
     parser.set_defaults(handler=run_export)
 
 

@@ -62,6 +62,9 @@ def run_features(args) -> int:
     if args.columns is not None and args.columns < 1:
         parser.error(f"--columns must be a positive integer. Received: {args.columns}")
 
+    from ..destinations import check_file_destination, writing
+
+    check_file_destination(args.out)
     from ..weights.store import weights_installed
 
     if args.model is None and not weights_installed():
@@ -83,7 +86,8 @@ def run_features(args) -> int:
 
     if args.filters:
         kernel = classifier.model.get_layer("conv1").kernel.numpy()
-        save_png(render_filters(kernel), args.out)
+        with writing(args.out):
+            save_png(render_filters(kernel), args.out)
         print(f"Wrote {args.out}: conv1's {kernel.shape[-1]} filters of {classifier.name}")
         return 0
 
@@ -95,7 +99,8 @@ def run_features(args) -> int:
     count = activation.shape[-1]
     unit = "channels" if activation.ndim == 3 else "units"
     title = f"{args.layer} of {args.image.name}: {count} {unit}, {shape}"
-    save_png(render_feature_grid(activation, title=title, columns=args.columns), args.out)
+    with writing(args.out):
+        save_png(render_feature_grid(activation, title=title, columns=args.columns), args.out)
     best = analysis.predictions[0]
     print(f"Wrote {args.out}: {title} (top class: {best.label}, {best.probability:.1%})")
     return 0

@@ -110,11 +110,15 @@ def run_info(args) -> int:
     print(f"  oneDNN: {'off' if onednn == '0' else 'on'} ({how})")
 
     if args.measure:
+        from ..destinations import check_folder_destination, writing
+
+        check_folder_destination(data_home())  # speed.json goes there, after a minute's work
         print("\nMeasuring each path of inference and training (under a minute)...",
               file=sys.stderr, flush=True)  # fmt: skip
         from ..speed_measurement import measure_and_save
 
-        entry = measure_and_save()
+        with writing(speed.cache_path()):
+            entry = measure_and_save()
     else:
         entry = speed.read_measurement(machine)
     print("\nExecution paths (chosen by measurement on this machine)")

@@ -132,8 +132,10 @@ def _default_job_dir(folder: str) -> Path:
 
 
 def _check_new_job_dir(job_dir: Path) -> None:
+    from ..destinations import check_folder_destination
     from ..training.settings import SettingsError
 
+    check_folder_destination(job_dir)  # a file in the way, read-only: before the scan
     if (job_dir / jobfolder.JOB_JSON).exists():
         raise SettingsError(
             f"{job_dir} already holds a job; use --resume {job_dir} to continue it, "
@@ -150,6 +152,8 @@ def _check_new_job_dir(job_dir: Path) -> None:
 
 def run_train(args) -> int:
     """Handler of ``train``: check the arguments, then run the job in this process."""
+    from ..errors import DestinationError
+
     try:
         return _run_train(args)
     except ResumeRefusedError as error:
@@ -159,7 +163,7 @@ def run_train(args) -> int:
         if not args.json:
             raise
         _report_error(args, error)
-        return 1
+        return 2 if isinstance(error, DestinationError) else 1
 
 
 class ResumeRefusedError(AlexNetStudioError):

@@ -4,8 +4,9 @@ A dataset is a folder with one sub-folder per class; the sub-folder's name is th
 Unicode), and files in nested folders of a class belong to that class. Every candidate file
 is fully decoded once with ``alexnet_tf.images.load_image``, so a truncated JPEG or a text
 file named ``.jpg`` is found here, named, and kept out of training, instead of aborting an
-epoch later. The scan only reads: it never writes into the folder, and it never follows a
-symbolic link (links are reported, so a link out of the folder or a link loop is harmless).
+epoch later. The scan only reads: it never writes into the folder, and it walks it by the
+rules of ``alexnet_tf.folder_walk`` (no symbolic link followed; each is reported with where it
+leads, so a link out of the folder, back into it, or a loop is harmless).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import collections
 import contextlib
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError, ImageLoadError
+from ..folder_walk import list_folder, walk_files
 from ..images import load_image
 
 __all__ = [
@@ -38,14 +39,6 @@ IMBALANCE_RATIO = 5
 DECODE_THREADS = 4
 # Warnings that list files (duplicates) name at most this many, then say how many more.
 MAX_LISTED = 10
-
-_SKIP_REASONS = {
-    ".DS_Store": "macOS folder metadata (.DS_Store)",
-    "Thumbs.db": "Windows thumbnail cache (Thumbs.db)",
-    "desktop.ini": "Windows folder settings (desktop.ini)",
-    "Desktop.ini": "Windows folder settings (desktop.ini)",
-    "__MACOSX": "macOS archive metadata folder (__MACOSX)",
-}
 
 
 def _text(path: Path) -> str:
@@ -147,72 +140,14 @@ def require_trainable(scan: DatasetScan) -> None:
         )
 
 
-def _skip_reason(name: str, is_dir: bool) -> str | None:
-    """Why a hidden or system entry is skipped, or None for an ordinary name."""
-    if name in _SKIP_REASONS:
-        return _SKIP_REASONS[name]
-    if name.startswith("._"):
-        return "macOS resource fork (AppleDouble '._' file)"
-    if name.startswith("."):
-        return "hidden folder" if is_dir else "hidden file"
-    return None
-
-
-def _list_dir(folder: Path, refused: list[RefusedFile]) -> list[os.DirEntry]:
-    """Entries of ``folder`` sorted by name; an unreadable folder is reported in ``refused``."""
-    try:
-        with os.scandir(folder) as iterator:
-            return sorted(iterator, key=lambda entry: entry.name)
-    except PermissionError:
-        refused.append(RefusedFile(folder, "permission denied (the folder is not readable)"))
-    except OSError as error:
-        refused.append(RefusedFile(folder, f"the folder cannot be read ({error.strerror})"))
-    return []
-
-
-def _classify_entry(entry: os.DirEntry) -> tuple[str, str | None]:
-    """``("dir"|"file"|"skip"|"refuse", reason)`` for one entry, looking at the link itself."""
-    try:
-        entry.name.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that are not UTF-8 (surrogate-escaped by Python)
-        return "refuse", "the name is not valid UTF-8 text (rename it)"
-    try:
-        mode = entry.stat(follow_symlinks=False).st_mode
-    except OSError as error:  # vanished or unreadable metadata
-        return "skip", f"cannot be examined ({error.strerror})"
-    if stat.S_ISLNK(mode):
-        return "skip", "symbolic link, not followed"
-    is_dir = stat.S_ISDIR(mode)
-    reason = _skip_reason(entry.name, is_dir)
-    if reason is not None:
-        return "skip", reason
-    if is_dir:
-        return "dir", None
-    if stat.S_ISREG(mode):
-        return "file", None
-    return "skip", "not a regular file (FIFO, socket or device)"
-
-
 def _class_files(
-    folder: Path, skipped: list[RefusedFile], refused: list[RefusedFile]
+    folder: Path, root: Path, skipped: list[RefusedFile], refused: list[RefusedFile]
 ) -> list[Path]:
-    """Regular files in ``folder`` and its sub-folders (no links followed), sorted by path."""
-    files = []
-    pending = [folder]
-    while pending:
-        current = pending.pop()
-        for entry in _list_dir(current, refused):
-            kind, reason = _classify_entry(entry)
-            path = Path(entry.path)
-            if kind == "dir":
-                pending.append(path)
-            elif kind == "file":
-                files.append(path)
-            elif kind == "refuse":
-                refused.append(RefusedFile(path, reason))
-            else:
-                skipped.append(RefusedFile(path, reason))
-    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+    """Regular files in ``folder`` and its sub-folders (``folder_walk``'s rules), sorted."""
+    found = walk_files(folder, root)
+    skipped += [RefusedFile(path, reason) for path, reason in found.skipped]
+    refused += [RefusedFile(path, reason) for path, reason in found.refused]
+    return found.files
 
 
 def _file_sha1(path: Path) -> str:
@@ -373,27 +308,21 @@ def scan_dataset(
         )
         return scan
 
-    class_folders = []
-    for entry in _list_dir(root, scan.refused):
-        kind, reason = _classify_entry(entry)
-        path = Path(entry.path)
-        if kind == "dir":
-            class_folders.append(path)
-        elif kind == "file":
-            scan.skipped.append(
-                RefusedFile(path, "not inside a class folder (put images in one folder per class)")
-            )
-        elif kind == "refuse":
-            scan.refused.append(RefusedFile(path, reason))
-        else:
-            scan.skipped.append(RefusedFile(path, reason))
+    top = list_folder(root)
+    class_folders = top.folders
+    scan.skipped += [
+        RefusedFile(path, "not inside a class folder (put images in one folder per class)")
+        for path in top.files
+    ]
+    scan.skipped += [RefusedFile(path, reason) for path, reason in top.skipped]
+    scan.refused += [RefusedFile(path, reason) for path, reason in top.refused]
     class_folders.sort(key=lambda p: p.name)
     scan.classes = [path.name for path in class_folders]
 
     candidates = [
         (label, path)
         for label, class_folder in enumerate(class_folders)
-        for path in _class_files(class_folder, scan.skipped, scan.refused)
+        for path in _class_files(class_folder, root, scan.skipped, scan.refused)
     ]
     total = len(candidates)
     if progress is not None:
@@ -431,10 +360,4 @@ def count_class_files(folder: str | Path) -> list[int]:
     job's settings before its folder is made (a few directory listings).
     """
     root = Path(folder).expanduser().absolute()
-    ignored: list[RefusedFile] = []
-    class_folders = sorted(
-        (Path(entry.path) for entry in _list_dir(root, ignored)
-         if _classify_entry(entry)[0] == "dir"),
-        key=lambda path: path.name,
-    )  # fmt: skip
-    return [len(_class_files(path, ignored, ignored)) for path in class_folders]
+    return [len(walk_files(path, root).files) for path in list_folder(root).folders]

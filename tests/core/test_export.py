@@ -52,8 +52,10 @@ def test_keras_file_loads_with_labels_and_agrees(job, tmp_path):
     classifier = Classifier.load(out)
     assert classifier.labels == tuple(LABELS["labels"])
     np.testing.assert_allclose(classifier.model.predict_on_batch(inputs), expected, atol=1e-6)
-    # Nothing half-written is left beside it.
-    assert sorted(p.name for p in out.parent.iterdir()) == ["birds.keras", "labels.json"]
+    # Nothing half-written is left beside it; the marker says an export wrote the file.
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        ".birds.keras.alexnet-studio-export.json", "birds.keras", "labels.json"
+    ]  # fmt: skip
 
 
 def test_savedmodel_serves_and_agrees(job, tmp_path):
@@ -73,22 +75,32 @@ def test_existing_destination_needs_force(job, tmp_path):
 
     root, _, _ = job
     out = tmp_path / "model.keras"
-    out.write_bytes(b"an older file")
+    export_model(root, "keras", out)
+    out.write_bytes(b"an older export")
     with pytest.raises(ExportError, match="already exists.*--force"):
         export_model(root, "keras", out)
-    assert out.read_bytes() == b"an older file"
-    assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 1
+    assert out.read_bytes() == b"an older export"
+    assert run(["export", str(root), "--format", "keras", "--out", str(out)]) == 2
     assert run(["export", str(root), "--format", "keras", "--out", str(out), "--force"]) == 0
     assert out.read_bytes() == (root / "model" / "model.keras").read_bytes()
 
     # A keras export without the .keras suffix is a folder Classifier.load reads; --force
     # replaces an earlier export folder but never some other folder of the user's.
     folder = export_model(root, "keras", tmp_path / "bundle")
-    assert sorted(p.name for p in folder.iterdir()) == ["labels.json", "model.keras"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "alexnet-studio-export.json", "labels.json", "model.keras"
+    ]  # fmt: skip
     assert Classifier.load(folder).labels == tuple(LABELS["labels"])
     (folder / "labels.json").write_text("{}")
     assert export_model(root, "keras", folder, force=True) == folder
     assert json.loads((folder / "labels.json").read_text()) == LABELS
+    # An earlier export of another kind at the same path is replaced too (folder -> file).
+    assert export_model(root, "tflite", folder, force=True) == folder
+    assert folder.is_file() and folder.read_bytes()[4:8] == b"TFL3"
+    assert json.loads((tmp_path / "labels.json").read_text()) == LABELS
+    assert export_model(root, "keras", folder, force=True) == folder  # file -> folder
+    assert not (tmp_path / ".bundle.alexnet-studio-export.json").exists()
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "holiday.jpg").write_bytes(b"precious")
@@ -115,3 +127,81 @@ def test_unfinished_or_missing_jobs_are_explained(tmp_path):
     with pytest.raises(ExportError, match="Received: fmt='onnx'"):
         export_model(running, "onnx", tmp_path / "x.onnx")
     assert not any(p.name.startswith("x") for p in tmp_path.iterdir())
+
+
+def test_force_never_replaces_a_users_file_or_folder(job, tmp_path, capsys):
+    """`export JOB --format keras --out photo.jpg --force` once deleted the photo."""
+    from alexnet_tf.cli import run
+
+    root, _, _ = job
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"a precious photo")
+    own = tmp_path / "mine.keras"  # a .keras file the user made, not an export
+    own.write_bytes(b"the user's own model")
+    for out, fmt in [(photo, "keras"), (photo, "savedmodel"), (photo, "tflite"), (own, "keras")]:
+        argv = ["export", str(root), "--format", fmt, "--out", str(out), "--force"]
+        assert run(argv) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"error: {out}: is a file that is not an earlier export"), error
+        assert error.count("\n") == 1  # one line
+        assert "Traceback" not in error
+    assert photo.read_bytes() == b"a precious photo"
+    assert own.read_bytes() == b"the user's own model"
+    labels = tmp_path / "labels.json"  # a user's labels.json beside a file export
+    labels.write_text("my shopping list")
+    with pytest.raises(ExportError, match="not the labels.json of an export"):
+        export_model(root, "keras", tmp_path / "fresh.keras", force=True)
+    assert labels.read_text() == "my shopping list"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.json", "mine.keras", "photo.jpg"]
+
+
+KILL_DURING_EXPORT = """
+import sys
+from alexnet_tf.export import export_model
+export_model(sys.argv[1], "savedmodel", sys.argv[2])
+"""
+
+
+def test_a_savedmodel_export_killed_with_9_leaves_nothing_after_the_next_export(job, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, inputs, expected = job
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILL_DURING_EXPORT, str(root), str(exports / "served")]
+    )
+    deadline = time.monotonic() + 300
+    written = []
+    while process.poll() is None and time.monotonic() < deadline and not written:
+        # Killed once the SavedModel is being written inside the temporary folder.
+        written = [p for p in exports.glob(".served.tmp-*/export/*") if p.exists()]
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert written, "the export ended before it could be killed"
+    leftovers = [p.name for p in exports.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].startswith(f".served.tmp-{process.pid}-")
+
+    # A temporary of a live process is kept; one whose pid now names a younger process goes.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        time.sleep(0.5)
+        live = exports / f".other.tmp-{sleeper.pid}-abc"
+        live.mkdir()
+        reused = exports / f".older.keras.tmp-{sleeper.pid}.keras"
+        reused.write_bytes(b"left by an earlier process that had this pid")
+        os.utime(reused, (time.time() - 3600, time.time() - 3600))
+        out = export_model(root, "savedmodel", exports / "served")
+        assert sorted(p.name for p in exports.iterdir()) == [live.name, "served"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(out))
+    np.testing.assert_allclose(served.serve(tf.constant(inputs)).numpy(), expected, atol=1e-5)

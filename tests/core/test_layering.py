@@ -25,7 +25,8 @@ def test_importing_every_library_module_imports_no_qt():
 # A new module or package goes into the layer of what it imports and what imports it.
 LAYERS = (
     ("base", ("errors", "schema", "fileio", "paths", "machine", "labels", "quiet", "stopping",
-              "metrics", "jobfolder", "layer_names", "predictions")),  # no TensorFlow
+              "metrics", "jobfolder", "layer_names", "predictions", "folder_walk",
+              "destinations", "temporaries")),  # no TensorFlow
     ("images", ("images", "preprocess", "serving")),
     ("model", ("model",)),
     ("weights", ("weights",)),

@@ -168,7 +168,7 @@ def test_symlinks_out_of_the_folder_and_loops_are_not_followed(tmp_path):
     assert not any(str(item.path).startswith(str(outside)) for item in scan.items)
     skipped = reasons(scan.skipped)
     for link in ("cat/escape.png", "cat/escape_dir", "dog/loop", "dog/self", "linked_class"):
-        assert skipped[root / link] == SYMLINK, link
+        assert skipped[root / link].startswith(SYMLINK), link
     assert scan.trainable
 
 
