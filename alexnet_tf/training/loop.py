@@ -17,7 +17,13 @@ import numpy as np
 
 from ..errors import AlexNetStudioError
 from ..fileio import atomic_path, write_json_atomic
-from ..jobfolder import PREPROCESSING, job_is_alive, new_job_record
+from ..jobfolder import (
+    CHECKPOINTS_DIR,
+    PREPROCESSING,
+    job_is_alive,
+    model_file,
+    new_job_record,
+)
 from ..preprocess import center_crop, normalize
 from ..stopping import StopFlag
 from . import pipeline
@@ -430,7 +436,7 @@ class TrainingJob:
             # is shared on one machine); from their own empty folder they would start over
             # and run more steps than the chief, and the job would never end in step.
             restored = restore_newest_usable(
-                checkpoint, prefixes=checkpoint_prefixes(self.job.checkpoints_dir)
+                checkpoint, prefixes=checkpoint_prefixes(self.job_dir / CHECKPOINTS_DIR)
             )
         if repaired:
             self._phase("restore", repaired)
@@ -635,7 +641,7 @@ class TrainingJob:
 
         choice, data, network = self._parts()
         classes = data.scan.classes
-        destination = self.job.model_file
+        destination = model_file(self.job_dir)  # the job's, whichever worker this is
         weights = network.model.get_weights()
         if not all_finite(weights):
             raise DivergedError(
