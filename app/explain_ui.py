@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction
 
 from alexnet_tf.errors import AlexNetStudioError
 
+from .background import BackgroundRuns
 from .explain_panels import ChannelExplainPanel, ModelSummaryDialog
 from .log import short_error_message
 from .model_worker import lower_thread_priority
@@ -124,31 +125,25 @@ class PreferredImageRun(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self.runs = BackgroundRuns("preferred-image")
         # model -> its cache folder: the weights (244 MB) are hashed once per loaded model
         self._folders = weakref.WeakKeyDictionary()
 
     def start(self, model, layer: str, unit: int) -> None:
-        self.stop()
-        self._stop = threading.Event()
-        self.thread = threading.Thread(
-            target=self._run, args=(model, layer, unit, self._stop),
-            name="preferred-image", daemon=True,
-        )  # fmt: skip
-        self.thread.start()
+        # The previous run is waited for (it stops between two steps: well under a second)
+        # so that its "Cancelled." never lands on the new run's panel.
+        self.runs.stop()
+        self.runs.start(self._run, model, layer, unit)
 
     def is_running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.runs.is_running()
 
     def cancel(self) -> None:
-        self._stop.set()
+        self.runs.cancel()
 
     def stop(self, timeout: float = 120.0) -> None:
         """Cancel and wait (between two steps: well under a second)."""
-        self._stop.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
+        self.runs.stop(timeout)
 
     def _run(self, model, layer: str, unit: int, stop: threading.Event) -> None:
         lower_thread_priority()

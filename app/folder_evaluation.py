@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.errors import AlexNetStudioError
 
+from .background import BackgroundRuns
 from .jobs.evaluation_view import EvaluationView
 from .log import short_error_message
 from .model_worker import lower_thread_priority
@@ -48,9 +49,7 @@ class FolderEvaluation(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.thread: threading.Thread | None = None
-        self._replaced: list[threading.Thread] = []  # cancelled runs still ending their batch
-        self._stop = threading.Event()
+        self.runs = BackgroundRuns("folder-evaluation")
 
     def start(self, model_spec, folder, crops: str = "center") -> None:
         """Evaluate ``model_spec`` (``None``: ImageNet) on ``folder``; cancels a previous run.
@@ -58,38 +57,28 @@ class FolderEvaluation(QObject):
         The previous run is not waited for (it may still be loading its model: seconds the
         window would freeze); it ends after its current batch and its signals are dropped.
         """
-        self.cancel()
-        self._replaced = [t for t in self._replaced if t.is_alive()]
-        if self.thread is not None and self.thread.is_alive():
-            self._replaced.append(self.thread)
-        self._stop = threading.Event()
-        self.thread = threading.Thread(
-            target=self._run, args=(model_spec, Path(folder), crops, self._stop),
-            name="folder-evaluation", daemon=True,
-        )  # fmt: skip
-        self.thread.start()
+        self.runs.start(self._run, model_spec, Path(folder), crops)
+
+    @property
+    def thread(self):
+        return self.runs.thread
 
     def is_running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.runs.is_running()
 
     def cancel(self) -> None:
         """Ask the run to stop after the images in hand."""
-        self._stop.set()
+        self.runs.cancel()
 
     def stop(self, timeout: float = 120.0) -> None:
-        """Cancel and wait for the run, and for replaced runs still ending (at the app's close:
-        TensorFlow must not be running in a thread when the interpreter shuts down)."""
-        self.cancel()
-        for thread in [*self._replaced, self.thread]:
-            if thread is not None:
-                thread.join(timeout)
-        self._replaced = []
+        """Cancel and wait for the run and replaced runs still ending (at the app's close)."""
+        self.runs.stop(timeout)
 
     def _run(self, model_spec, folder: Path, crops: str, stop: threading.Event) -> None:
         lower_thread_priority()
 
         def emit(signal, *args) -> None:
-            if stop is self._stop:  # a run replaced by a newer one reports nothing
+            if self.runs.is_current(stop):  # a run replaced by a newer one reports nothing
                 signal.emit(*args)
 
         try:

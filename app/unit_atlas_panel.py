@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.errors import AlexNetStudioError
 
+from .background import BackgroundRuns
 from .log import short_error_message
 from .model_worker import lower_thread_priority
 
@@ -54,9 +55,8 @@ class AtlasBuilder(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.thread: threading.Thread | None = None
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self.runs = BackgroundRuns("unit-atlas")
+        self._patch_threads: list[threading.Thread] = []
 
     def look(self, model_spec, folder) -> None:
         """The cached atlas of this model and folder, or None: no model is loaded for it."""
@@ -67,35 +67,32 @@ class AtlasBuilder(QObject):
         self._start(self._run, model_spec, Path(folder), True)
 
     def _start(self, target, *args) -> None:
-        self.cancel()
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._stop = threading.Event()
-        self.thread = threading.Thread(
-            target=target, args=(*args, self._stop), name="unit-atlas", daemon=True
-        )
-        self._threads.append(self.thread)
-        self.thread.start()
+        self.runs.start(target, *args)
+
+    @property
+    def thread(self):
+        return self.runs.thread
 
     def is_running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.runs.is_running()
 
     def cancel(self) -> None:
         """Ask the run to stop after the images in hand."""
-        self._stop.set()
+        self.runs.cancel()
 
     def stop(self, timeout: float = 120.0) -> None:
         """Cancel and wait for every run (at the app's close: no TensorFlow in a thread at
         interpreter exit)."""
-        self.cancel()
-        for thread in self._threads:
+        self.runs.stop(timeout)
+        for thread in self._patch_threads:
             thread.join(timeout)
-        self._threads = []
+        self._patch_threads = []
 
     def _run(self, model_spec, folder: Path, build: bool, stop: threading.Event) -> None:
         lower_thread_priority()
 
         def emit(signal, *args) -> None:
-            if stop is self._stop and not (stop.is_set() and signal is not self.cancelled):
+            if self.runs.is_current(stop) and not (stop.is_set() and signal is not self.cancelled):
                 signal.emit(*args)
 
         try:
@@ -132,7 +129,7 @@ class AtlasBuilder(QObject):
             self.patches_loaded.emit(request_id, patches)
 
         thread = threading.Thread(target=run, name="atlas-patches", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        self._patch_threads = [t for t in self._patch_threads if t.is_alive()] + [thread]
         thread.start()
 
 
