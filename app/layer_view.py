@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -114,10 +116,21 @@ class LayerView(QWidget):
         layout.setSpacing(12)
         layout.addWidget(self.layer_list)
         layout.addLayout(middle, 1)
-        right = QVBoxLayout()
+        # The channel's panels (detail, attribution, preferred image, atlas) are taller than a
+        # laptop screen together: they scroll, so the window never grows past the screen.
+        column = QWidget()
+        right = QVBoxLayout(column)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.detail, 1)
         right.addWidget(self.atlas_panel)
-        layout.addLayout(right)
+        self.channel_column = QScrollArea()
+        self.channel_column.setWidget(column)
+        self.channel_column.setWidgetResizable(True)
+        self.channel_column.setFrameShape(QFrame.Shape.NoFrame)
+        self.channel_column.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scrollbar = self.channel_column.verticalScrollBar().sizeHint().width()
+        self.channel_column.setFixedWidth(self.detail.width() + scrollbar + 4)
+        layout.addWidget(self.channel_column)
 
         self.activations: dict[str, np.ndarray] = {}
         self.grids: dict = {}

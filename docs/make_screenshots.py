@@ -100,7 +100,12 @@ def main() -> int:
     window.layer_view._on_channel_clicked(42)
     window.layer_view.grid.selected_channel = 42
     wait(lambda: panel.buttons[8].isVisible())
+    settle()
+    column = window.layer_view.channel_column  # the patches are at the foot of the column
+    column.ensureWidgetVisible(panel.buttons[8])
+    settle()
     shot(window, "layers_atlas")
+    column.verticalScrollBar().setValue(0)
     if WANTED and WANTED <= WRITTEN:
         window.close()
         return 0
