@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from alexnet_tf.errors import AlexNetStudioError
 from alexnet_tf.explain.compare import HEAD_MODE_TEXT  # a light module: no TensorFlow
 
+from ..background import BackgroundRuns
 from ..log import short_error_message
 from ..model_worker import lower_thread_priority
 
@@ -46,34 +47,25 @@ class ChangesRun(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self.runs = BackgroundRuns("fine-tuning-changes")
 
     def start(self, job_dir: Path, folder: Path) -> None:
-        self._stop.set()
-        self._stop = threading.Event()
-        thread = threading.Thread(target=self._run, args=(job_dir, folder, self._stop),
-                                  name="fine-tuning-changes", daemon=True)  # fmt: skip
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
+        self.runs.start(self._run, job_dir, folder)
 
     def is_running(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self.runs.is_running()
 
     def cancel(self) -> None:
-        self._stop.set()
+        self.runs.cancel()
 
     def stop(self, timeout: float = 120.0) -> None:
-        self.cancel()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads = []
+        self.runs.stop(timeout)
 
     def _run(self, job_dir: Path, folder: Path, stop: threading.Event) -> None:
         lower_thread_priority()
 
         def emit(signal, *args) -> None:
-            if stop is self._stop and not stop.is_set():
+            if self.runs.is_current(stop) and not stop.is_set():
                 signal.emit(*args)
 
         try:
