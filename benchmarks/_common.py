@@ -7,13 +7,17 @@ medians. Nothing here imports PyTorch; the scripts that compare against it impor
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +35,14 @@ def quiet_tensorflow() -> None:
     from alexnet_tf.quiet import quiet_tensorflow
 
     quiet_tensorflow()
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A temporary folder removed when the benchmark ends (they hold weights and jobs of
+    0.2-0.7 GB each, which filled the disk when left behind)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def time_calls(fn: Callable[[], object], runs: int) -> list[float]:

@@ -25,7 +25,6 @@ import argparse
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from _common import (  # noqa: E402
     markdown_table,
     median,
     quiet_tensorflow,
+    scratch_folder,
 )
 
 quiet_tensorflow()
@@ -82,12 +82,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="atlas-bench-home-"))
+    home = scratch_folder("atlas-bench-home-")
     os.environ["ALEXNET_STUDIO_HOME"] = str(home)
     from tests.synthetic_weights import install_synthetic_imagenet_weights
 
     install_synthetic_imagenet_weights(home)
-    folder = write_photos(Path(tempfile.mkdtemp(prefix="atlas-bench-photos-")), args.images)
+    folder = write_photos(scratch_folder("atlas-bench-photos-"), args.images)
     count = sum(1 for p in folder.rglob("*") if p.is_file())
 
     from alexnet_tf.explain.atlas import BATCH_SIZE, build_atlas
@@ -96,7 +96,7 @@ def main() -> None:
     classifier = Classifier.load(None)
     header = machine_header()
     # Warm-up on 40 photos: compiles both passes for batches of 32 and of 8 (the last one).
-    warm = write_photos(Path(tempfile.mkdtemp(prefix="atlas-bench-warm-")), 40)
+    warm = write_photos(scratch_folder("atlas-bench-warm-"), 40)
     classify_folder(classifier, warm)
     build_atlas(classifier, warm)
     rss_before = peak_rss_mb()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import cpu_line, markdown_table, quiet_tensorflow  # noqa: E402
+from _common import cpu_line, markdown_table, quiet_tensorflow, scratch_folder  # noqa: E402
 
 
 def _units(text: str) -> list[int]:
@@ -71,7 +70,7 @@ def main() -> int:
     quiet_tensorflow()
     from alexnet_tf.explain.preferred import PreferredImageMaker, settings_for
 
-    scratch = Path(tempfile.mkdtemp(prefix="preferred-bench-"))
+    scratch = scratch_folder("preferred-bench-")
     model, source = _model(scratch)
     crops = _photo_crops(scratch, args.photos)
     maker = PreferredImageMaker(model, args.layer)

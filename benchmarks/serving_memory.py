@@ -16,11 +16,14 @@ import json
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
-from pathlib import Path
 
-from benchmarks._common import machine_header, markdown_table, quiet_tensorflow
+from benchmarks._common import (
+    machine_header,
+    markdown_table,
+    quiet_tensorflow,
+    scratch_folder,
+)
 
 REQUEST = """
 import json, sys
@@ -73,7 +76,7 @@ def main() -> int:
     from alexnet_tf.export import export_model
     from tests.model_fixtures import make_job
 
-    work = Path(tempfile.mkdtemp(prefix="serving-memory-"))
+    work = scratch_folder("serving-memory-")
     export = export_model(make_job(work / "job", ["a", "b", "c"]), "savedmodel", work / "served")
     cases = {
         "JPEG 640x427": [_image_bytes(640, 427, "JPEG")],

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._common import cpu_line, markdown_table, median  # noqa: E402
+from benchmarks._common import cpu_line, markdown_table, median, scratch_folder  # noqa: E402
 
 TORCH_SCRIPT = r"""
 import sys
@@ -129,7 +129,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--folder", type=int, default=0, metavar="N", help="also N photos")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="alexnet-startup-"))
+    home = scratch_folder("alexnet-startup-")
     photo, state, folder = prepare(home, args.folder)
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user
     env.update(ALEXNET_STUDIO_HOME=str(home), PYTHONPATH=str(ROOT), ALEXNET_STUDIO_ENGINE="auto")

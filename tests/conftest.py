@@ -13,12 +13,27 @@ os.environ.setdefault("ALEXNET_STUDIO_EXECUTION", "xla")
 # is about that engine: those tests set ALEXNET_STUDIO_ENGINE=auto themselves.
 os.environ.setdefault("ALEXNET_STUDIO_ENGINE", "tensorflow")
 
+import shutil  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_folders(tmp_path_factory):
+    """Remove the folders each test module made when it ends. Job folders hold checkpoints of
+    0.2-0.7 GB: kept until the session's end, a run of the suite filled 30 GB of disk."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    for folder in set(base.iterdir()) - before:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
 def studio_home(tmp_path_factory, monkeypatch):
-    """A fresh ALEXNET_STUDIO_HOME per test, so no test sees the user's data or another test's."""
+    """A fresh ALEXNET_STUDIO_HOME per test, so no test sees the user's data or another test's;
+    removed after the test (it may hold weights, flatbuffers and jobs)."""
     home = tmp_path_factory.mktemp("studio_home")
     monkeypatch.setenv("ALEXNET_STUDIO_HOME", str(home))
-    return home
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
