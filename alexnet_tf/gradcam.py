@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .model import INPUT_SHAPE
+from .preprocess import one_image_batch
 
 
 class GradCam:
@@ -77,14 +78,7 @@ class GradCam:
             float32 ``(h, w)`` at the layer's resolution (13x13 for conv5), in ``[0, 1]``,
             1 at the strongest evidence; all zeros when nothing supports the class.
         """
-        batch = np.asarray(preprocessed, np.float32)
-        if batch.shape == INPUT_SHAPE:
-            batch = batch[None]
-        if batch.shape != (1, *INPUT_SHAPE):
-            raise ValueError(
-                f"Expected one preprocessed image of shape {INPUT_SHAPE}. "
-                f"Received: preprocessed.shape={np.shape(preprocessed)}"
-            )
+        batch = one_image_batch(preprocessed, INPUT_SHAPE)
         if not 0 <= int(class_index) < self.num_classes:
             raise ValueError(
                 f"class_index must be in [0, {self.num_classes}). "

@@ -44,6 +44,23 @@ def preprocess_image(image: Image.Image) -> np.ndarray:
     return normalize(center_crop(resize_for_network(image)))
 
 
+def one_image_batch(preprocessed, shape: tuple[int, ...]) -> np.ndarray:
+    """``preprocessed`` (one image of ``shape``, or a batch of one) as a float32 batch of one.
+
+    Raises:
+        ValueError: anything else, with the shape received.
+    """
+    batch = np.asarray(preprocessed, np.float32)
+    if batch.shape == tuple(shape):
+        batch = batch[None]
+    if batch.shape != (1, *shape):
+        raise ValueError(
+            f"Expected one preprocessed image of shape {tuple(shape)}. "
+            f"Received: preprocessed.shape={np.shape(preprocessed)}"
+        )
+    return batch
+
+
 def ten_crops(resized: np.ndarray) -> np.ndarray:
     """The AlexNet paper's test-time crops of ``(n, 256, 256, 3)`` images: ``(n, 10, 227, 227, 3)``.
 

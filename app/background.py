@@ -51,3 +51,25 @@ class BackgroundRuns:
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+
+
+class RunsInBackground:
+    """``thread``, ``is_running``, ``cancel`` and ``stop`` for an object whose runs go through
+    ``self.runs`` (a ``BackgroundRuns``), as the app's four long-run objects do."""
+
+    runs: BackgroundRuns
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self.runs.thread
+
+    def is_running(self) -> bool:
+        return self.runs.is_running()
+
+    def cancel(self) -> None:
+        """Ask the current run to stop at its next check (after the images or step in hand)."""
+        self.runs.cancel()
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Cancel and wait for every run still ending (at the app's close)."""
+        self.runs.stop(timeout)

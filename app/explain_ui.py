@@ -20,7 +20,7 @@ from PySide6.QtGui import QAction
 
 from alexnet_tf.errors import AlexNetStudioError
 
-from .background import BackgroundRuns
+from .background import BackgroundRuns, RunsInBackground
 from .explain_panels import ChannelExplainPanel, ModelSummaryDialog
 from .log import short_error_message
 from .model_worker import lower_thread_priority
@@ -116,7 +116,7 @@ class ExplainWorker(QObject):
         self.summary_computed.emit(classifier.name, summary)
 
 
-class PreferredImageRun(QObject):
+class PreferredImageRun(RunsInBackground, QObject):
     """One preferred image at a time, in a Python thread, cached in the data folder."""
 
     progressed = Signal(int, int)  # step, steps
@@ -134,16 +134,6 @@ class PreferredImageRun(QObject):
         # so that its "Cancelled." never lands on the new run's panel.
         self.runs.stop()
         self.runs.start(self._run, model, layer, unit)
-
-    def is_running(self) -> bool:
-        return self.runs.is_running()
-
-    def cancel(self) -> None:
-        self.runs.cancel()
-
-    def stop(self, timeout: float = 120.0) -> None:
-        """Cancel and wait (between two steps: well under a second)."""
-        self.runs.stop(timeout)
 
     def _run(self, model, layer: str, unit: int, stop: threading.Event) -> None:
         lower_thread_priority()

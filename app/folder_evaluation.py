@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.errors import AlexNetStudioError
 
-from .background import BackgroundRuns
+from .background import BackgroundRuns, RunsInBackground
 from .jobs.evaluation_view import EvaluationView
 from .log import short_error_message
 from .model_worker import lower_thread_priority
@@ -35,7 +35,7 @@ from .model_worker import lower_thread_priority
 logger = logging.getLogger("alexnet_studio.app.evaluation")
 
 
-class FolderEvaluation(QObject):
+class FolderEvaluation(RunsInBackground, QObject):
     """Runs one evaluation at a time in a Python thread; results come back as signals.
 
     A ``threading.Thread``, not a ``QThread``, for the reason ``model_worker`` gives (a
@@ -58,21 +58,6 @@ class FolderEvaluation(QObject):
         window would freeze); it ends after its current batch and its signals are dropped.
         """
         self.runs.start(self._run, model_spec, Path(folder), crops)
-
-    @property
-    def thread(self):
-        return self.runs.thread
-
-    def is_running(self) -> bool:
-        return self.runs.is_running()
-
-    def cancel(self) -> None:
-        """Ask the run to stop after the images in hand."""
-        self.runs.cancel()
-
-    def stop(self, timeout: float = 120.0) -> None:
-        """Cancel and wait for the run and replaced runs still ending (at the app's close)."""
-        self.runs.stop(timeout)
 
     def _run(self, model_spec, folder: Path, crops: str, stop: threading.Event) -> None:
         lower_thread_priority()

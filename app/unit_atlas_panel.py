@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from alexnet_tf.errors import AlexNetStudioError
 
-from .background import BackgroundRuns
+from .background import BackgroundRuns, RunsInBackground
 from .log import short_error_message
 from .model_worker import lower_thread_priority
 
@@ -40,7 +40,7 @@ PATCH_SIZE = 72
 COLUMNS = 3
 
 
-class AtlasBuilder(QObject):
+class AtlasBuilder(RunsInBackground, QObject):
     """Finds (``look``) or builds (``build``) one atlas at a time in a Python thread.
 
     A ``threading.Thread``, not a ``QThread``, for the reason ``model_worker`` gives. A run
@@ -69,21 +69,10 @@ class AtlasBuilder(QObject):
     def _start(self, target, *args) -> None:
         self.runs.start(target, *args)
 
-    @property
-    def thread(self):
-        return self.runs.thread
-
-    def is_running(self) -> bool:
-        return self.runs.is_running()
-
-    def cancel(self) -> None:
-        """Ask the run to stop after the images in hand."""
-        self.runs.cancel()
-
     def stop(self, timeout: float = 120.0) -> None:
         """Cancel and wait for every run (at the app's close: no TensorFlow in a thread at
         interpreter exit)."""
-        self.runs.stop(timeout)
+        super().stop(timeout)
         for thread in self._patch_threads:
             thread.join(timeout)
         self._patch_threads = []

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import DatasetError, ModelLoadError, WeightsNotInstalledError
 from ..fileio import json_text
+from .arguments import add_model_argument
 
 # Kept in step with alexnet_tf.explain.atlas.ATLAS_LAYERS (--help must not import NumPy/TF).
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
@@ -32,11 +33,7 @@ def register(subparsers) -> None:
         "not be read; 2: nothing could be done; 130: cancelled (Ctrl-C).",
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER")
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--layers",
         default=",".join(LAYERS),

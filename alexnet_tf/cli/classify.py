@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import ModelLoadError, WeightsNotInstalledError
 from ..fileio import json_text
+from .arguments import add_model_argument
 
 BATCH_SIZE = 32  # images decoded and classified together; one batch is ~20 MB of input
 
@@ -24,11 +25,7 @@ def register(subparsers) -> None:
         "the exit status is 1 if any failed, 2 if nothing could be classified (no model).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", type=Path)
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--top", type=_positive_int, default=5, metavar="K", help="classes per image (default 5)"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import DatasetError, ModelLoadError, WeightsNotInstalledError
 from ..fileio import json_text
+from .arguments import add_model_argument
 
 MAX_ROWS_SHOWN = 50  # per-class rows in the readable report (--json has all)
 
@@ -27,11 +28,7 @@ def register(subparsers) -> None:
         "read; 2: nothing could be evaluated; 130: cancelled.",
     )
     parser.add_argument("folder", type=Path, metavar="FOLDER")
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--crops",
         choices=("center", "10"),

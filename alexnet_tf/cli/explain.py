@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..errors import ModelLoadError, WeightsNotInstalledError
 from ..fileio import json_text
+from .arguments import add_model_argument
 
 METHODS = ("gradcam", "occlusion")
-MODEL_HELP = "a fine-tuned .keras file or training job folder (default: ImageNet weights)"
 
 
 def register(subparsers) -> None:
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     which.add_argument("--top", type=int, default=1, metavar="N", help="the N-th best class")
     parser.add_argument("--method", choices=METHODS, default="gradcam")
     parser.add_argument("--out", type=Path, required=True, metavar="PNG", help="the PNG to write")
-    parser.add_argument("--model", metavar="PATH", help=MODEL_HELP)
+    add_model_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(handler=run_explain, parser=parser, runs_model=True)
 

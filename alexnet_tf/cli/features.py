@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ModelLoadError, WeightsNotInstalledError
+from .arguments import add_model_argument
 
 # Kept in step with alexnet_tf.model.NAMED_LAYERS (checked by the tests); repeated here so
 # that --help does not import TensorFlow.
@@ -28,11 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("--layer", choices=LAYER_NAMES, metavar="NAME", help=", ".join(LAYER_NAMES))
     parser.add_argument("--filters", action="store_true", help="draw conv1's filters instead")
     parser.add_argument("--out", type=Path, required=True, metavar="PNG", help="the PNG to write")
-    parser.add_argument(
-        "--model",
-        metavar="PATH",
-        help="a fine-tuned .keras file or training job folder (default: ImageNet weights)",
-    )
+    add_model_argument(parser)
     parser.add_argument("--columns", type=int, metavar="N", help="tiles per row")
     parser.add_argument(
         "--unit", type=int, metavar="U", help="with --attribution: the channel or unit to explain"

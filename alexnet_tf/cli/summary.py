@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..fileio import json_text
-from .explain import MODEL_HELP, load_classifier
+from .arguments import add_model_argument
+from .explain import load_classifier
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
         "image, activation memory at batch 1, and its time for one image measured here (one "
         "forward pass, timed layer by layer).",
     )
-    parser.add_argument("--model", metavar="PATH", help=MODEL_HELP)
+    add_model_argument(parser)
     parser.add_argument("--no-time", action="store_true", help="skip the measurement")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(handler=run_summary, runs_model=True)

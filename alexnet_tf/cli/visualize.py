@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..fileio import json_text
-from .explain import MODEL_HELP, check_png, load_classifier
+from .arguments import add_model_argument
+from .explain import check_png, load_classifier
 
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
 
@@ -30,7 +31,7 @@ def register(subparsers) -> None:
         "--unit", required=True, type=_units, metavar="U", help="a unit, or several: 0,1,2"
     )
     parser.add_argument("--out", type=Path, required=True, metavar="PNG", help="the PNG to write")
-    parser.add_argument("--model", metavar="PATH", help=MODEL_HELP)
+    add_model_argument(parser)
     parser.add_argument("--steps", type=int, metavar="N", help="ascent steps (default 128)")
     parser.add_argument(
         "--seed", type=int, metavar="S", help="seed (default 0): same seed, same image"

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..preprocess import one_image_batch
+
 ATTRIBUTION_METHODS = ("guided", "deconvnet")
 OCCLUSION_PATCH = 48  # a fifth of the crop: an object part, as in Zeiler & Fergus' figure
 OCCLUSION_STRIDE = 16  # 13x13 places: 169 forward passes, a few seconds on 2 cores
@@ -154,14 +156,7 @@ class UnitAttribution:
                 ``preprocess_image`` / ``normalize``.
             unit: the channel (conv) or unit (fc), ``0 <= unit < units``.
         """
-        batch = np.asarray(preprocessed, np.float32)
-        if batch.shape == self.input_shape:
-            batch = batch[None]
-        if batch.shape != (1, *self.input_shape):
-            raise ValueError(
-                f"Expected one preprocessed image of shape {self.input_shape}. "
-                f"Received: preprocessed.shape={np.shape(preprocessed)}"
-            )
+        batch = one_image_batch(preprocessed, self.input_shape)
         if not 0 <= int(unit) < self.units:
             raise ValueError(
                 f"{self.layer} has {self.units} units: unit must be in [0, {self.units}). "

@@ -30,14 +30,14 @@ from PySide6.QtWidgets import (
 from alexnet_tf.errors import AlexNetStudioError
 from alexnet_tf.explain.compare import HEAD_MODE_TEXT  # a light module: no TensorFlow
 
-from ..background import BackgroundRuns
+from ..background import BackgroundRuns, RunsInBackground
 from ..log import short_error_message
 from ..model_worker import lower_thread_priority
 
 logger = logging.getLogger("alexnet_studio.app.jobs.changes")
 
 
-class ChangesRun(QObject):
+class ChangesRun(RunsInBackground, QObject):
     """One comparison at a time in a Python thread (see ``app.model_worker`` for why not a
     ``QThread``); a run replaced by a newer one reports nothing."""
 
@@ -51,15 +51,6 @@ class ChangesRun(QObject):
 
     def start(self, job_dir: Path, folder: Path) -> None:
         self.runs.start(self._run, job_dir, folder)
-
-    def is_running(self) -> bool:
-        return self.runs.is_running()
-
-    def cancel(self) -> None:
-        self.runs.cancel()
-
-    def stop(self, timeout: float = 120.0) -> None:
-        self.runs.stop(timeout)
 
     def _run(self, job_dir: Path, folder: Path, stop: threading.Event) -> None:
         lower_thread_priority()
