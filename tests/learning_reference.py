@@ -1,7 +1,13 @@
 """The reference a fine-tuning job is judged against: a logistic regression on the job's own
 cached fc7 features (centre crops), C chosen by 3-fold cross-validation on its training images,
 scored on its validation images. Shared by tests/e2e/test_learning.py and
-benchmarks/learning.py (scikit-learn is a test and benchmark dependency, never a runtime one)."""
+benchmarks/learning.py (scikit-learn is a test and benchmark dependency, never a runtime one).
+
+The regression is solved in the span of the training images' features (a PCA that keeps every
+component): an L2-penalised linear model's weights always lie in that span, so the minimiser,
+its predictions and the C chosen are the same as on all 4096 features (on the test folder's
+three seeds: the same cross-validation scores for every C, the same validation accuracy), and
+L-BFGS takes 2-16 s per seed instead of 21-48 s (measured on the busy 2-core test machine)."""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ def job_split(folder, seed: int, val_split: float = 0.2):
 
 def logistic_regression_accuracy(job_dir, folder, seed: int) -> float:
     """Validation accuracy of the cross-validated logistic regression on the job's features."""
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
@@ -29,7 +36,7 @@ def logistic_regression_accuracy(job_dir, folder, seed: int) -> float:
     features = np.load(Path(job_dir) / "cache" / "features-fc7-2view.npy")[:, 0]
     labels, train_idx, val_idx = job_split(folder, seed)
     search = GridSearchCV(
-        make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000)),
+        make_pipeline(StandardScaler(), PCA(), LogisticRegression(max_iter=3000)),
         {"logisticregression__C": [0.001, 0.01, 0.1, 1.0]},
         cv=3,
     )
