@@ -134,10 +134,10 @@ def test_the_kept_model_is_the_best_epoch_and_the_saved_file_gives_what_was_vali
 
 def test_keep_last_saves_the_last_epoch(home, tmp_path, monkeypatch):
     # Which epoch is kept, not how well it learns: 8 photos a class (the features of 120 cost
-    # most of this test's time).
+    # most of this test's time), in batches of 8 (18 of them train).
     folder = make_photo_folder(tmp_path / "few", "scenes", per_class=8, bad_files=False)
     events = train(home, folder["root"], tmp_path / "job", monkeypatch, seed=1, keep="last",
-                   epochs=4)  # fmt: skip
+                   epochs=4, batch_size=8)  # fmt: skip
     kept = events.of("done")[0]["kept"]
     last = events.of("epoch")[-1]
     assert kept["epoch"] == 3 and kept["rule"] == "last"
