@@ -38,9 +38,12 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
+    FORWARD_GFLOP,
+    TRAIN_GFLOP,
     cpu_line,
     machine_header,
     markdown_table,
+    matmul_peak_gflops,
     median,
     quiet_tensorflow,
     time_calls,
@@ -100,6 +103,7 @@ def tensorflow_figures() -> dict:
         figures[f"train {precision} images/s"] = BATCH / seconds
         figures["paths"][f"train {precision}"] = path
     set_precision("fp32", has_gpu=False)
+    figures["fp32 matmul GFLOP/s"] = matmul_peak_gflops()
     return figures
 
 
@@ -175,7 +179,27 @@ def report(rounds: list[tuple[dict, dict]]) -> str:
                      span(ratios, ".2f") + "x", target])  # fmt: skip
     headers = ["measure", "AlexNet Studio", "PyTorch 2.13, same model", "ratio", "target"]
     paths = ", ".join(f"{k} {v}" for k, v in tf_runs[0]["paths"].items())
-    return markdown_table(headers, rows) + f"\n\nAlexNet Studio's paths: {paths}"
+    return (
+        markdown_table(headers, rows)
+        + f"\n\nAlexNet Studio's paths: {paths}\n\n"
+        + ceiling_line(tf_runs, torch_runs)
+    )
+
+
+def ceiling_line(tf_runs: list[dict], torch_runs: list[dict]) -> str:
+    """What this CPU allows at most in fp32 (TensorFlow's best large matmul rate, measured in
+    the same processes) against what the throughput targets ask for: a target above the
+    ceiling cannot be met on this CPU kind by any engine or setting."""
+    peak = median([run["fp32 matmul GFLOP/s"] for run in tf_runs])
+    inference, training = peak / FORWARD_GFLOP, peak / TRAIN_GFLOP
+    batch_target = 2 * max(run["batch images/s"] for run in torch_runs)
+    train_target = 1.5 * max(run["train fp32 images/s"] for run in torch_runs)
+    return (
+        f"fp32 ceiling (matmul peak {peak:.0f} GFLOP/s): {inference:.0f} images/s inference, "
+        f"{training:.0f} images/s training; the targets ask for {batch_target:.0f} "
+        f"({batch_target / inference:.0%} of it) and {train_target:.1f} "
+        f"({train_target / training:.0%} of it)."
+    )
 
 
 def main(argv=None) -> int:
