@@ -61,6 +61,7 @@ def run_fresh(examples: dict[str, str], cwd: Path) -> dict[str, tuple[str, dict]
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     found: dict[str, tuple[list[str], dict]] = {}
+    lines, values = [], {}  # anything before the first example (nothing, so far)
     for line in result.stdout.splitlines():
         key, _, value = line.partition(" ")
         if key == "EXAMPLE":
