@@ -33,10 +33,10 @@ def synthetic_home(tmp_path_factory):
     cross-entropy then turns float rounding differences into different gradients, which is
     not what this test is about.
     """
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
+    from tests.synthetic_weights import link_synthetic_imagenet_weights
 
     home = tmp_path_factory.mktemp("home")
-    weights = install_synthetic_imagenet_weights(home)
+    weights = link_synthetic_imagenet_weights(home)
     return home, weights
 
 
