@@ -85,6 +85,19 @@ def test_evaluating_the_model_of_a_running_job_says_it_may_change(tmp_path):
     job = _job(tmp_path, {"settings": {}}, state="running")
     status = {"state": "running", "pid": os.getpid(), "heartbeat": time.time()}
     (job / "status.json").write_text(json.dumps(status))
-    result = _run(tmp_path / "home", "evaluate", tmp_path, "--model", job)
+    # The command as `alexnet-studio` runs it, then whether it started TensorFlow.
+    code = (
+        "import sys\n"
+        "from app.launch import main\n"
+        f"status = main(['evaluate', {str(tmp_path)!r}, '--model', {str(job)!r}])\n"
+        "print(status, 'tensorflow' in sys.modules)\n"
+    )
+    env = dict(os.environ, ALEXNET_STUDIO_HOME=str(tmp_path / "home"))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env
+    )
     assert "still running" in result.stderr and "may change" in result.stderr
     assert "Traceback" not in result.stderr
+    # Its model is not written yet: said at once, without starting TensorFlow (3-6 s).
+    assert "has no model/model.keras" in result.stderr
+    assert result.stdout.split() == ["2", "False"], result.stderr[-2000:]

@@ -31,10 +31,10 @@ EPOCHS = 40
 
 @pytest.fixture(scope="module")
 def weights_folder(tmp_path_factory):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
+    from tests.synthetic_weights import link_synthetic_imagenet_weights
 
     home = tmp_path_factory.mktemp("synthetic_home")
-    return install_synthetic_imagenet_weights(home).parent
+    return link_synthetic_imagenet_weights(home).parent
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,15 @@ def _close(window, choice="cancel"):
 @pytest.fixture
 def window(qtbot, home):
     window = _open_window(qtbot)
+    yield window
+    _close(window)
+
+
+@pytest.fixture
+def jobs_window(qtbot, home):
+    """The window without its ImageNet model loaded: the Jobs panel needs none (a job runs in
+    its own process), and loading it (TensorFlow, 244 MB of weights) is seconds of set-up."""
+    window = _open_window(qtbot, load_model=False)
     yield window
     _close(window)
 
@@ -186,7 +195,8 @@ def test_finetune_from_the_app_end_to_end(qtbot, window, dataset, tmp_path):
     assert out.is_file() and (out.parent / "labels.json").is_file()
 
 
-def test_killed_job_shows_as_failed_resumes_and_outlives_the_app(qtbot, window, dataset):
+def test_killed_job_shows_as_failed_resumes_and_outlives_the_app(qtbot, jobs_window, dataset):
+    window = jobs_window
     ui = window.training
     panel = ui.jobs_panel
     job = ui.start_job(dataset["root"], {"mode": "head", "epochs": 400, "batch_size": 8})

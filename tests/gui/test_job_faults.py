@@ -68,9 +68,9 @@ sys.exit(3)
 
 @pytest.fixture(scope="module")
 def weights_folder(tmp_path_factory):
-    from tests.synthetic_weights import install_synthetic_imagenet_weights
+    from tests.synthetic_weights import link_synthetic_imagenet_weights
 
-    return install_synthetic_imagenet_weights(tmp_path_factory.mktemp("faults_home")).parent
+    return link_synthetic_imagenet_weights(tmp_path_factory.mktemp("faults_home")).parent
 
 
 @pytest.fixture(scope="module")
