@@ -593,7 +593,7 @@ def run_app(paths=()) -> int:
     window.start([Path(p) for p in paths])  # puts the photo itself on screen at once
     app.processEvents()  # the first paint: the window and its photo are drawn now
     logger.info(
-        "Window shown (with its photo) %.3f s after run_app, %.2f s after start",
+        "Window shown and painted (with the photo given) %.3f s after run_app, %.2f s after start",
         time.perf_counter() - started,
         seconds_since_process_start(),
     )
